@@ -1,0 +1,99 @@
+//! Vector indexes over face embeddings: exact (`Flat`) and IVF-PQ with
+//! re-ranking, built from FAISS-style spec strings (`factory`).
+//!
+//! Everything here works on plain `f32` rows; the numeric kernels live in
+//! `crate::compute`. Ids are the caller's `u64`s (catalog face ids).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use crate::compute::Metric;
+use crate::error::IndexResult;
+
+/// Knobs of one search call.
+#[derive(Clone, Debug)]
+pub struct SearchParams {
+    /// Inverted lists visited per query (IVF only; clamped errors if > nlist).
+    pub nprobe: usize,
+    /// Re-ranking: `k * k_factor` candidates are re-scored exactly.
+    pub k_factor: usize,
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        Self { nprobe: 16, k_factor: 4 }
+    }
+}
+
+/// Results of a batch search: `nq` rows of `k`, best first.
+/// Missing entries (fewer than `k` vectors reachable) have id `NO_ID`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchResults {
+    pub k: usize,
+    /// The metric's own value: inner product (higher is better) or squared L2 (lower is better).
+    pub scores: Vec<f32>,
+    pub ids: Vec<u64>,
+}
+
+pub const NO_ID: u64 = u64::MAX;
+
+impl SearchResults {
+    pub fn nq(&self) -> usize {
+        self.ids.len().checked_div(self.k).unwrap_or(0)
+    }
+    pub fn row_ids(&self, q: usize) -> &[u64] {
+        &self.ids[q * self.k..(q + 1) * self.k]
+    }
+    pub fn row_scores(&self, q: usize) -> &[f32] {
+        &self.scores[q * self.k..(q + 1) * self.k]
+    }
+}
+
+/// Progress of a long job and a flag to stop it, shared with whoever watches.
+#[derive(Clone, Default)]
+pub struct JobControl {
+    stop: Arc<AtomicBool>,
+    progress: Option<Arc<dyn Fn(&str, f32) + Send + Sync>>,
+}
+
+impl JobControl {
+    pub fn with_progress(progress: impl Fn(&str, f32) + Send + Sync + 'static) -> Self {
+        Self { stop: Arc::default(), progress: Some(Arc::new(progress)) }
+    }
+    /// Asks the job to stop at its next check.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+    pub fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+    /// Reports `fraction` (0..=1) of `stage` done.
+    pub fn report(&self, stage: &str, fraction: f32) {
+        if let Some(p) = &self.progress {
+            p(stage, fraction);
+        }
+    }
+}
+
+/// The one interface every index kind offers; the CLI, the benchmarks and
+/// the library code only see this.
+pub trait VectorIndex: Send + Sync {
+    fn dim(&self) -> usize;
+    fn metric(&self) -> Metric;
+    /// Number of live vectors.
+    fn ntotal(&self) -> usize;
+    fn is_trained(&self) -> bool;
+    /// The spec string this index was built from, e.g. `IVF1024,PQ64x4fs,RFlat`.
+    fn spec(&self) -> String;
+    /// Learns quantizers from `data` (n×dim, row-major). A no-op for `Flat`.
+    fn train(&mut self, data: &[f32], ctl: &JobControl) -> IndexResult<()>;
+    /// Adds `data` (n×dim) under `ids` (n).
+    fn add(&mut self, data: &[f32], ids: &[u64]) -> IndexResult<()>;
+    /// The `k` best vectors for each of the `queries` (nq×dim), best first.
+    fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> IndexResult<SearchResults>;
+    /// Writes the index to `path` (crash-safe: temporary file, fsync, rename).
+    fn save(&self, path: &Path) -> IndexResult<()>;
+    /// Bytes the saved index takes on disk.
+    fn bytes_on_disk(&self) -> u64;
+}

@@ -1,0 +1,7 @@
+//! facefind: a face index of a local photo library.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod compute;
+pub mod error;
+pub mod index;
