@@ -1,0 +1,1 @@
+//! The one integration-test binary; each area of the crate has a module here.
