@@ -5,3 +5,4 @@
 pub mod compute;
 pub mod error;
 pub mod index;
+pub mod library;

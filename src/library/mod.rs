@@ -1,0 +1,4 @@
+//! The photo library: folders on disk, the catalog that remembers them, and
+//! the scan that keeps the two in step.
+pub mod catalog;
+pub mod scan;
