@@ -225,3 +225,17 @@ fn a_catalog_of_a_newer_schema_is_refused_by_name() {
         "{err}"
     );
 }
+
+#[test]
+fn a_second_writer_is_refused_with_the_holders_pid_until_the_first_lets_go() {
+    use facefind::library::lock::WriterLock;
+    let dir = tempfile::tempdir().unwrap();
+    let first = WriterLock::acquire(dir.path()).unwrap();
+    let err = WriterLock::acquire(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains(&std::process::id().to_string()) && err.contains("read-only"),
+        "{err}"
+    );
+    drop(first);
+    WriterLock::acquire(dir.path()).unwrap();
+}
