@@ -6,3 +6,4 @@ pub mod compute;
 pub mod error;
 pub mod index;
 pub mod library;
+pub mod people;
