@@ -17,7 +17,10 @@ impl KnnGraph {
     /// and their similarities. Self-loops are dropped.
     pub fn from_rows(k: usize, neighbours: Vec<u32>, sims: Vec<f32>) -> Self {
         assert_eq!(neighbours.len(), sims.len(), "one similarity per neighbour");
-        assert!(k > 0 && neighbours.len().is_multiple_of(k), "rows of k neighbours");
+        assert!(
+            k > 0 && neighbours.len().is_multiple_of(k),
+            "rows of k neighbours"
+        );
         let mut graph = Self {
             k,
             neighbours,

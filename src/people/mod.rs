@@ -3,5 +3,6 @@
 //! of the faces (positions `0..n`), so it scales with the index, not with n².
 pub mod cluster;
 pub mod graph;
+pub mod identity;
 pub mod metrics;
 pub mod paths;

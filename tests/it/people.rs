@@ -233,3 +233,96 @@ fn between_people_and_when_there_is_no_path() {
         vec![2]
     );
 }
+
+mod identity {
+    use facefind::people::identity::{Assignment, FaceState, reconcile};
+
+    fn auto(p: i64) -> FaceState {
+        FaceState {
+            person: Some(p),
+            ..FaceState::default()
+        }
+    }
+    fn confirmed(p: i64) -> FaceState {
+        FaceState {
+            person: Some(p),
+            confirmed: true,
+            ..FaceState::default()
+        }
+    }
+
+    #[test]
+    fn a_recluster_keeps_each_group_on_the_person_it_overlaps_most() {
+        // Group 7 is mostly person 10, group 8 mostly person 20; the new face 4 follows its group.
+        let groups = [Some(7), Some(7), Some(8), Some(8), Some(8), Some(9)];
+        let prior = [
+            auto(10),
+            auto(10),
+            auto(20),
+            auto(10),
+            FaceState::default(),
+            FaceState::default(),
+        ];
+        let out = reconcile(&groups, &prior, |_, _| unreachable!());
+        use Assignment::*;
+        assert_eq!(
+            out,
+            [
+                Some(Existing(10)),
+                Some(Existing(10)),
+                Some(Existing(20)),
+                Some(Existing(20)),
+                Some(Existing(20)),
+                Some(New(9))
+            ]
+        );
+    }
+
+    #[test]
+    fn confirmed_faces_stay_and_rejections_hold() {
+        let rejected = FaceState {
+            rejected: vec![10],
+            ..FaceState::default()
+        };
+        // The clustering put a confirmed face of 20 alone (group 2) and the rest in group 1.
+        let groups = [Some(1), Some(1), Some(2), Some(1), None];
+        let prior = [auto(10), rejected, confirmed(20), auto(10), confirmed(30)];
+        let out = reconcile(&groups, &prior, |_, _| unreachable!());
+        use Assignment::*;
+        assert_eq!(
+            out,
+            [
+                Some(Existing(10)),
+                None,
+                Some(Existing(20)),
+                Some(Existing(10)),
+                Some(Existing(30))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_group_holding_two_confirmed_people_is_split_not_merged() {
+        let groups = [Some(0); 4];
+        let prior = [
+            confirmed(1),
+            confirmed(2),
+            FaceState::default(),
+            FaceState::default(),
+        ];
+        let out = reconcile(&groups, &prior, |face, people| {
+            assert_eq!(people, [1, 2]);
+            if face == 2 { 1 } else { 2 }
+        });
+        use Assignment::*;
+        assert_eq!(
+            out,
+            [
+                Some(Existing(1)),
+                Some(Existing(2)),
+                Some(Existing(1)),
+                Some(Existing(2))
+            ]
+        );
+    }
+}
