@@ -4,5 +4,6 @@
 pub mod cluster;
 pub mod graph;
 pub mod identity;
+pub mod lookalikes;
 pub mod metrics;
 pub mod paths;

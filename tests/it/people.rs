@@ -326,3 +326,70 @@ mod identity {
         );
     }
 }
+
+mod lookalikes {
+    use facefind::people::graph::KnnGraph;
+    use facefind::people::lookalikes::{FaceFacts, LookalikeParams, closest_pairs, lookalikes};
+
+    // Faces 0,1: person 0 (photos 100, 101); 2,3: person 1; 4: person 2; 5: unassigned;
+    // 6: a copy of face 0's photo assigned to person 3.
+    const PERSON: [Option<u32>; 7] = [Some(0), Some(0), Some(1), Some(1), Some(2), None, Some(3)];
+    const PHOTO: [u64; 7] = [100, 101, 102, 103, 104, 105, 100];
+
+    #[test]
+    fn lookalikes_are_other_people_one_face_each_and_never_copies() {
+        let facts = FaceFacts {
+            person: &PERSON,
+            photo: &PHOTO,
+        };
+        let candidates = [
+            (6, 0.99),
+            (1, 0.9),
+            (5, 0.8),
+            (2, 0.45),
+            (3, 0.44),
+            (4, 0.3),
+            (5, 0.8),
+        ];
+        let params = LookalikeParams {
+            same_person_sim: 0.5,
+            per_person: 1,
+            limit: 10,
+        };
+        let got: Vec<usize> = lookalikes(&[0], &candidates, &facts, &params)
+            .iter()
+            .map(|l| l.face)
+            .collect();
+        // 6 is a copy of the query's photo, 1 the same person, 5 unassigned but too close, 3 a second face of person 1.
+        assert_eq!(got, vec![2, 4]);
+        let params = LookalikeParams {
+            same_person_sim: 0.9,
+            per_person: 2,
+            limit: 2,
+        };
+        let got: Vec<usize> = lookalikes(&[0], &candidates, &facts, &params)
+            .iter()
+            .map(|l| l.face)
+            .collect();
+        assert_eq!(got, vec![5, 2]);
+    }
+
+    #[test]
+    fn closest_pairs_rank_different_people_by_their_nearest_faces() {
+        let facts = FaceFacts {
+            person: &PERSON,
+            photo: &PHOTO,
+        };
+        let none = u32::MAX;
+        #[rustfmt::skip]
+        let neighbours = vec![6, 1, 0, 2, 3, 0, 2, 4, 3, none, none, none, 0, none];
+        let sims = vec![
+            0.99, 0.9, 0.9, 0.6, 0.95, 0.5, 0.95, 0.7, 0.7, 0.0, 0.0, 0.0, 0.99, 0.0,
+        ];
+        let graph = KnnGraph::from_rows(2, neighbours, sims);
+        let pairs = closest_pairs(&graph, &facts, 10);
+        let got: Vec<((u32, u32), f32)> = pairs.iter().map(|p| (p.people, p.similarity)).collect();
+        // Faces 0 and 6 (people 0 and 3) share a photo: never a pair.
+        assert_eq!(got, vec![((1, 2), 0.7), ((0, 1), 0.6)]);
+    }
+}
