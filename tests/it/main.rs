@@ -1,3 +1,4 @@
 //! The one integration-test binary; each area of the crate has a module here.
+mod index;
 mod library;
 mod people;
