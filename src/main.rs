@@ -4,14 +4,24 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "facefind", version, about = "Find faces in a local photo library, offline")]
+#[command(
+    name = "facefind",
+    version,
+    about = "Find faces in a local photo library, offline"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Benchmarks: synthetic face-like data sets and index measurements.
+    Bench {
+        #[command(subcommand)]
+        command: facefind::bench::BenchCommand,
+    },
+}
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -19,7 +29,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Cli::command().print_help()?;
             Ok(())
         }
-        Some(command) => match command {},
+        Some(Command::Bench { command }) => Ok(facefind::bench::run(command)?),
     }
 }
 

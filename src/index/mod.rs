@@ -22,7 +22,10 @@ pub struct SearchParams {
 
 impl Default for SearchParams {
     fn default() -> Self {
-        Self { nprobe: 16, k_factor: 4 }
+        Self {
+            nprobe: 16,
+            k_factor: 4,
+        }
     }
 }
 
@@ -59,7 +62,10 @@ pub struct JobControl {
 
 impl JobControl {
     pub fn with_progress(progress: impl Fn(&str, f32) + Send + Sync + 'static) -> Self {
-        Self { stop: Arc::default(), progress: Some(Arc::new(progress)) }
+        Self {
+            stop: Arc::default(),
+            progress: Some(Arc::new(progress)),
+        }
     }
     /// Asks the job to stop at its next check.
     pub fn stop(&self) {
@@ -91,7 +97,12 @@ pub trait VectorIndex: Send + Sync {
     /// Adds `data` (n×dim) under `ids` (n).
     fn add(&mut self, data: &[f32], ids: &[u64]) -> IndexResult<()>;
     /// The `k` best vectors for each of the `queries` (nq×dim), best first.
-    fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> IndexResult<SearchResults>;
+    fn search(
+        &self,
+        queries: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> IndexResult<SearchResults>;
     /// Writes the index to `path` (crash-safe: temporary file, fsync, rename).
     fn save(&self, path: &Path) -> IndexResult<()>;
     /// Bytes the saved index takes on disk.
