@@ -16,6 +16,10 @@ pub enum IndexError {
     IdCount { count: usize, vectors: usize },
     #[error("the index is empty")]
     Empty,
+    #[error("k = {k} is larger than the {ntotal} vectors in the index")]
+    KTooLarge { k: usize, ntotal: usize },
+    #[error("nprobe = {nprobe} is outside 1..={nlist} (the index has {nlist} inverted lists)")]
+    Nprobe { nprobe: usize, nlist: usize },
     #[error("the index is not trained yet")]
     NotTrained,
     #[error("training needs at least {needed} vectors, got {got}")]
