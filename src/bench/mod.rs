@@ -2,8 +2,8 @@
 //! writes a data set, `facefind bench ann` measures an index spec on it.
 //! `benches/vs_faiss.sh` runs FAISS and hnswlib on the same files.
 
+pub mod ann;
 pub mod data;
-pub mod rng;
 pub mod rss;
 pub mod stats;
 pub mod synth;
@@ -61,11 +61,14 @@ pub enum BenchCommand {
     Gen(synth::GenArgs),
     /// (Re)compute a data set's exact ground truth, gt.i32.
     Gt(synth::GtArgs),
+    /// Build an index spec on a data set and measure recall, speed and memory.
+    Ann(ann::AnnArgs),
 }
 
 pub fn run(command: BenchCommand) -> BenchResult<()> {
     match command {
         BenchCommand::Gen(args) => synth::run(&args),
         BenchCommand::Gt(args) => synth::run_gt(&args),
+        BenchCommand::Ann(args) => ann::run(&args),
     }
 }

@@ -23,10 +23,34 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::data::{self, Dataset, F32File, Meta};
-use super::rng::{Rng, Stream};
 use super::stats::{CosineSummary, FaceStats};
 use super::{BenchError, BenchResult};
 use crate::compute::Metric;
+use crate::compute::rng::Rng;
+
+/// Independent purposes of random numbers inside one data set.
+#[derive(Clone, Copy)]
+#[repr(u64)]
+pub enum Stream {
+    Rotation = 1,
+    PhotoCounts = 2,
+    Shuffle = 3,
+    IdentityCentre = 4,
+    BasePhoto = 5,
+    QueryIdentity = 6,
+    QueryPhoto = 7,
+    Pairs = 8,
+}
+
+/// The random stream of item `index` (a row, an identity) of `purpose`:
+/// every row draws from its own stream, so the output does not depend on
+/// how rows are split across threads.
+fn rng_for(seed: u64, purpose: Stream, index: u64) -> Rng {
+    let key = Rng::new(seed ^ ((purpose as u64) << 56)).next_u64();
+    // An odd step that is no small multiple of the seeding's own increment,
+    // so neighbouring rows' seeding sequences never overlap.
+    Rng::new(key.wrapping_add(index.wrapping_mul(0xD1B5_4A32_D192_ED03)))
+}
 
 /// Neighbours per query in the ground truth.
 pub const K_GT: usize = 100;
@@ -107,7 +131,7 @@ impl FaceModel {
     }
 
     fn photo_count(&self, rng: &mut Rng) -> u32 {
-        let u = rng.uniform();
+        let u = f64::from(rng.uniform());
         self.count_cdf
             .iter()
             .find(|(c, _)| u < *c)
@@ -117,7 +141,7 @@ impl FaceModel {
 
     /// The identity of every base row (shuffled) and of every query.
     pub fn layout(&self, n: usize, nq: usize) -> (Vec<i32>, Vec<i32>) {
-        let mut rng = Rng::stream(self.seed, Stream::PhotoCounts, 0);
+        let mut rng = rng_for(self.seed, Stream::PhotoCounts, 0);
         let mut base = Vec::with_capacity(n);
         let mut identity = 0i32;
         while base.len() < n {
@@ -125,28 +149,26 @@ impl FaceModel {
             base.extend(std::iter::repeat_n(identity, count.min(n - base.len())));
             identity += 1;
         }
-        let mut rng = Rng::stream(self.seed, Stream::Shuffle, 0);
+        let mut rng = rng_for(self.seed, Stream::Shuffle, 0);
         for i in (1..n).rev() {
-            base.swap(i, rng.below(i as u64 + 1) as usize);
+            base.swap(i, rng.below(i + 1));
         }
-        let mut rng = Rng::stream(self.seed, Stream::QueryIdentity, 0);
-        let queries = (0..nq)
-            .map(|_| base[rng.below(n as u64) as usize])
-            .collect();
+        let mut rng = rng_for(self.seed, Stream::QueryIdentity, 0);
+        let queries = (0..nq).map(|_| base[rng.below(n)]).collect();
         (base, queries)
     }
 
     /// Writes photo `index` of `identity` (from random stream `stream`) into `out`.
     fn photo(&self, identity: i32, stream: Stream, index: u64, y: &mut [f64], out: &mut [f32]) {
-        let mut rc = Rng::stream(self.seed, Stream::IdentityCentre, identity as u64);
-        let mut rp = Rng::stream(self.seed, stream, index);
+        let mut rc = rng_for(self.seed, Stream::IdentityCentre, identity as u64);
+        let mut rp = rng_for(self.seed, stream, index);
         // E[scale²] = 1, so the within-identity trace is kept on average.
         let sigma = self.photo_scale_sigma;
-        let scale = (sigma * rp.normal() - sigma * sigma).exp();
+        let scale = (sigma * f64::from(rp.normal()) - sigma * sigma).exp();
         for (j, yj) in y.iter_mut().enumerate() {
             *yj = self.mean[j]
-                + self.sd_between[j] * rc.normal()
-                + scale * self.sd_within[j] * rp.normal();
+                + self.sd_between[j] * f64::from(rc.normal())
+                + scale * self.sd_within[j] * f64::from(rp.normal());
         }
         out.fill(0.0);
         // out = R·y as a sum of rows of Rᵀ: vectorises without a reduction.
@@ -177,10 +199,10 @@ impl FaceModel {
 
 /// A seeded Haar-random rotation, transposed (Gram–Schmidt on Gaussian rows).
 fn random_rotation(dim: usize, seed: u64) -> Vec<f32> {
-    let mut rng = Rng::stream(seed, Stream::Rotation, dim as u64);
+    let mut rng = rng_for(seed, Stream::Rotation, dim as u64);
     let mut rows: Vec<Vec<f64>> = Vec::with_capacity(dim);
     while rows.len() < dim {
-        let mut v: Vec<f64> = (0..dim).map(|_| rng.normal()).collect();
+        let mut v: Vec<f64> = (0..dim).map(|_| f64::from(rng.normal())).collect();
         // Twice, for orthogonality to working precision.
         for _ in 0..2 {
             for r in &rows {
@@ -262,34 +284,9 @@ pub fn exact_neighbours(
     dim: usize,
     k: usize,
 ) -> Vec<i32> {
-    // TEMPORARY until the index branch's batched kNN is merged.
-    let nb = base.len() / dim;
-    queries
-        .par_chunks(dim)
-        .flat_map_iter(|q| {
-            let mut s: Vec<(f32, usize)> = base
-                .chunks_exact(dim)
-                .enumerate()
-                .map(|(r, b)| {
-                    let ip: f32 = q.iter().zip(b).map(|(x, y)| x * y).sum();
-                    let l2: f32 = q.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-                    (
-                        if metric == Metric::InnerProduct {
-                            -ip
-                        } else {
-                            l2
-                        },
-                        r,
-                    )
-                })
-                .collect();
-            s.sort_by(|a, b| a.0.total_cmp(&b.0));
-            s.into_iter()
-                .take(k.min(nb))
-                .map(|(_, r)| r as i32)
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    let (_scores, rows) = crate::compute::cpu::knn(metric, queries, base, dim, k);
+    // Row numbers of a base of under 2^31 rows (the format's i32).
+    rows.into_iter().map(|r| r as i32).collect()
 }
 
 /// Computes gt.i32 of the data set in `dir` from its vectors.
@@ -344,15 +341,15 @@ pub fn pair_cosines(
             .map(|(x, y)| x * y)
             .sum()
     };
-    let mut rng = Rng::stream(seed, Stream::Pairs, 0);
+    let mut rng = rng_for(seed, Stream::Pairs, 0);
     let mut same = Vec::with_capacity(pairs);
     if !eligible.is_empty() {
         for _ in 0..pairs {
-            let a = eligible[rng.below(eligible.len() as u64) as usize];
+            let a = eligible[rng.below(eligible.len())];
             let (lo, hi) = range[a];
-            let count = (hi - lo) as u64;
-            let off = (pos[a] - lo) as u64 + 1 + rng.below(count - 1);
-            same.push(cos(a, by_identity[lo + (off % count) as usize]));
+            let count = hi - lo;
+            let off = pos[a] - lo + 1 + rng.below(count - 1);
+            same.push(cos(a, by_identity[lo + off % count]));
         }
     }
     let mut diff = Vec::with_capacity(pairs);
@@ -361,7 +358,7 @@ pub fn pair_cosines(
         if diff.len() == pairs {
             break;
         }
-        let (a, b) = (rng.below(n as u64) as usize, rng.below(n as u64) as usize);
+        let (a, b) = (rng.below(n), rng.below(n));
         if ids[a] != ids[b] {
             diff.push(cos(a, b));
         }
