@@ -15,7 +15,13 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Benchmarks: synthetic face-like data sets and index measurements.
+    Bench {
+        #[command(subcommand)]
+        command: facefind::bench::BenchCommand,
+    },
+}
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -23,7 +29,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Cli::command().print_help()?;
             Ok(())
         }
-        Some(command) => match command {},
+        Some(Command::Bench { command }) => Ok(facefind::bench::run(command)?),
     }
 }
 

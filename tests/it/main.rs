@@ -1,4 +1,5 @@
 //! The one integration-test binary; each area of the crate has a module here.
+mod bench;
 mod index;
 mod library;
 mod people;
