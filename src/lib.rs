@@ -3,5 +3,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod compute;
+pub mod config;
 pub mod error;
+pub mod faces;
 pub mod index;
