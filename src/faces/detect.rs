@@ -28,11 +28,12 @@ pub struct Detection {
 }
 
 impl Detection {
-    fn mapped(&self, scale: f32, dx: f32, dy: f32) -> Self {
-        let map = |x: f32, y: f32| [(x + dx) / scale, (y + dy) / scale];
+    /// From a region at (dx, dy) of a copy scaled by (sx, sy) back to the photo.
+    fn mapped(&self, (sx, sy): (f32, f32), dx: f32, dy: f32) -> Self {
+        let map = |x: f32, y: f32| [(x + dx) / sx, (y + dy) / sy];
         let [x, y] = map(self.bbox[0], self.bbox[1]);
         Self {
-            bbox: [x, y, self.bbox[2] / scale, self.bbox[3] / scale],
+            bbox: [x, y, self.bbox[2] / sx, self.bbox[3] / sy],
             landmarks: self.landmarks.map(|[lx, ly]| map(lx, ly)),
             score: self.score,
         }
@@ -283,11 +284,18 @@ impl Detector {
         let long = photo.width.max(photo.height);
         let scale = (INPUT_SIDE as f32 / long as f32).min(1.0);
         let fit = |v: u32, s: f32| ((v as f32 * s).round() as u32).max(1);
+        // Rounding the size makes the two axes' scales differ slightly: map each by its own.
+        let scales = |copy: &Photo| {
+            (
+                copy.width as f32 / photo.width as f32,
+                copy.height as f32 / photo.height as f32,
+            )
+        };
         let small = resize(photo, fit(photo.width, scale), fit(photo.height, scale));
         let first: Vec<Detection> = self
             .run(&small, 0, 0, small.width, small.height)?
             .iter()
-            .map(|d| d.mapped(small.width as f32 / photo.width as f32, 0.0, 0.0))
+            .map(|d| d.mapped(scales(&small), 0.0, 0.0))
             .collect();
         if !self.tiled_pass || long <= TILED_MIN_SIDE {
             return Ok(first);
@@ -299,7 +307,6 @@ impl Detector {
             fit(photo.width, fine_scale),
             fit(photo.height, fine_scale),
         );
-        let sx = fine.width as f32 / photo.width as f32;
         let mut all = first.clone();
         for &ty in &tile_starts(fine.height, INPUT_SIDE, TILE_OVERLAP) {
             for &tx in &tile_starts(fine.width, INPUT_SIDE, TILE_OVERLAP) {
@@ -314,7 +321,7 @@ impl Detector {
                         || (ty > 0 && y < 2.0)
                         || (tx + tw < fine.width && x + w > tw as f32 - 2.0)
                         || (ty + th < fine.height && y + h > th as f32 - 2.0);
-                    let det = det.mapped(sx, tx as f32, ty as f32);
+                    let det = det.mapped(scales(&fine), tx as f32, ty as f32);
                     // A part of a big face (an eye and a cheek) can pass for a face at tile scale.
                     let part_of_bigger = first
                         .iter()
