@@ -4,7 +4,9 @@
 
 pub mod bench;
 pub mod compute;
+pub mod config;
 pub mod error;
+pub mod faces;
 pub mod index;
 pub mod library;
 pub mod people;

@@ -1,0 +1,192 @@
+//! Reading photos: format sniffing, limits against decompression bombs, EXIF orientation,
+//! and conversion of every supported layout (grayscale, 16-bit, CMYK JPEG, alpha) to 8-bit RGB.
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader};
+
+use super::FaceError;
+
+/// An upright 8-bit RGB photo, rows top to bottom, 3 bytes a pixel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Photo {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+impl Photo {
+    /// Wraps RGB bytes; refuses a buffer whose length does not match the size.
+    pub fn from_rgb(width: u32, height: u32, rgb: Vec<u8>) -> Result<Self, FaceError> {
+        if rgb.len() as u64 != u64::from(width) * u64::from(height) * 3 || width == 0 || height == 0
+        {
+            return Err(FaceError::Input(format!(
+                "{} RGB bytes do not make a {width}×{height} photo",
+                rgb.len()
+            )));
+        }
+        Ok(Self { width, height, rgb })
+    }
+
+    /// The pixel at (x, y) as [r, g, b]; the caller keeps x, y in range.
+    #[inline]
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+}
+
+/// What a photo may cost before it is decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    pub max_pixels: u64,
+}
+
+impl Limits {
+    pub fn from_settings(settings: &crate::config::FaceSettings) -> Self {
+        Self {
+            max_file_bytes: settings.max_file_bytes,
+            max_pixels: settings.max_pixels,
+        }
+    }
+}
+
+/// Reads and decodes a photo file (JPEG, PNG, WebP, TIFF, BMP, GIF: first frame), upright.
+pub fn decode_file(path: &Path, limits: Limits) -> Result<Photo, FaceError> {
+    let bad = |reason: String| FaceError::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|source| FaceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    if meta.len() > limits.max_file_bytes {
+        return Err(bad(format!(
+            "{} bytes is over the limit of {} bytes",
+            meta.len(),
+            limits.max_file_bytes
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|source| FaceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    decode_bytes(&bytes, limits).map_err(bad)
+}
+
+/// Decodes an in-memory photo; the error is a reason without a path.
+pub fn decode_bytes(bytes: &[u8], limits: Limits) -> Result<Photo, String> {
+    if bytes.is_empty() {
+        return Err("empty file (0 bytes)".into());
+    }
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    let Some(format) = reader.format() else {
+        return Err("not an image (unknown format)".into());
+    };
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| format!("{format:?}: {e}"))?;
+    let (width, height) = decoder.dimensions();
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Err(format!(
+            "{width}×{height} is over the limit of {} pixels",
+            limits.max_pixels
+        ));
+    }
+    if pixels == 0 {
+        return Err(format!(
+            "{format:?}: the image has no pixels ({width}×{height})"
+        ));
+    }
+    let mut image_limits = image::Limits::default();
+    // Room for the widest layout (16-bit RGBA) plus decoder scratch.
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(16));
+    decoder
+        .set_limits(image_limits)
+        .map_err(|e| e.to_string())?;
+    // A broken EXIF block is no reason to lose the photo: it is then taken as upright.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| format!("{format:?}: {e}"))?;
+    image.apply_orientation(orientation);
+    let rgb = match image {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        // 16-bit and float channels are scaled to 8 bits, gray is replicated, alpha is dropped.
+        other => other.to_rgb8(),
+    };
+    let (width, height) = rgb.dimensions();
+    Ok(Photo {
+        width,
+        height,
+        rgb: rgb.into_raw(),
+    })
+}
+
+/// Writes an RGB image as PNG (for aligned crops).
+pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(), FaceError> {
+    image::save_buffer_with_format(
+        path,
+        rgb,
+        width,
+        height,
+        image::ExtendedColorType::Rgb8,
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| FaceError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_file_bytes: 1 << 20,
+        max_pixels: 1 << 20,
+    };
+
+    fn png(image: DynamicImage) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn gray_and_16_bit_become_rgb() {
+        let gray = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(3, 2, image::Luma([77])));
+        let photo = decode_bytes(&png(gray), LIMITS).unwrap();
+        assert_eq!((photo.width, photo.height), (3, 2));
+        assert_eq!(photo.pixel(2, 1), [77, 77, 77]);
+        let deep = image::ImageBuffer::<image::Rgb<u16>, _>::from_pixel(
+            2,
+            2,
+            image::Rgb([65535, 0, 32896]),
+        );
+        let photo = decode_bytes(&png(DynamicImage::ImageRgb16(deep)), LIMITS).unwrap();
+        assert_eq!(photo.pixel(0, 0), [255, 0, 128]);
+    }
+
+    #[test]
+    fn over_the_pixel_limit_is_refused_before_decoding() {
+        let big = DynamicImage::ImageLuma8(image::GrayImage::new(2000, 1000));
+        let err = decode_bytes(&png(big), LIMITS).unwrap_err();
+        assert!(err.contains("2000×1000"), "{err}");
+    }
+
+    #[test]
+    fn wrong_rgb_length_is_refused() {
+        assert!(Photo::from_rgb(2, 2, vec![0; 11]).is_err());
+        assert!(Photo::from_rgb(2, 2, vec![0; 12]).is_ok());
+    }
+}

@@ -1,0 +1,347 @@
+//! Faces: agreement with OpenCV's YuNet + SFace (committed golden file), every kind of bad
+//! input on real files, EXIF orientation, and verification accuracy on LFW.
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use facefind::config::Config;
+use facefind::faces::decode::{Limits, decode_file};
+use facefind::faces::{Face, FaceError, FacePipeline};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The labelled photos in `../shared`, or None (with the reason printed) where they are absent.
+fn shared_faces(set: &str) -> Option<PathBuf> {
+    let dir = root().join("../shared/data/faces").join(set);
+    if dir.join("labels.csv").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is absent", dir.display());
+        None
+    }
+}
+
+/// One pipeline for the whole test binary (loading the models takes a while); tests take turns.
+fn pipeline() -> MutexGuard<'static, FacePipeline> {
+    static PIPELINE: OnceLock<Mutex<FacePipeline>> = OnceLock::new();
+    let mut config = Config::default();
+    config.faces.intra_threads = 2;
+    PIPELINE
+        .get_or_init(|| {
+            Mutex::new(FacePipeline::new(&config).expect("the face pipeline (run scripts/setup)"))
+        })
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn asset(name: &str) -> PathBuf {
+    root().join("assets").join(name)
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/faces").join(name)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let iw = ((a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0])).max(0.0);
+    let ih = ((a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1])).max(0.0);
+    iw * ih / (a[2] * a[3] + b[2] * b[3] - iw * ih)
+}
+
+fn faces_of(path: &Path, tiled: bool) -> Result<Vec<Face>, FaceError> {
+    let mut p = pipeline();
+    p.set_tiled_pass(tiled);
+    let result = p.process_file(path);
+    p.set_tiled_pass(true);
+    result
+}
+
+#[test]
+fn golden_agrees_with_opencv() {
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("golden.json")).unwrap()).unwrap();
+    let lfw = shared_faces("lfw");
+    let mut checked = 0;
+    for photo in golden["photos"].as_array().unwrap() {
+        let name = photo["photo"].as_str().unwrap();
+        let path = match name.strip_prefix("lfw:") {
+            Some(rel) => match &lfw {
+                Some(dir) => dir.join(rel),
+                None => continue,
+            },
+            None => root().join(name),
+        };
+        let faces = faces_of(&path, false).unwrap();
+        let want = photo["faces"].as_array().unwrap();
+        assert_eq!(faces.len(), want.len(), "{name}: face count");
+        for (got, want) in faces.iter().zip(want) {
+            let num = |v: &serde_json::Value| v.as_f64().unwrap() as f32;
+            for (g, w) in got.bbox.iter().zip(want["box"].as_array().unwrap()) {
+                assert!(
+                    (g - num(w)).abs() <= 1.0,
+                    "{name}: box {:?} vs {}",
+                    got.bbox,
+                    want["box"]
+                );
+            }
+            for (g, w) in got
+                .landmarks
+                .iter()
+                .zip(want["landmarks"].as_array().unwrap())
+            {
+                let w = w.as_array().unwrap();
+                assert!(
+                    (g[0] - num(&w[0])).abs() <= 1.0 && (g[1] - num(&w[1])).abs() <= 1.0,
+                    "{name}: landmark {g:?} vs {w:?}"
+                );
+            }
+            assert!(
+                (got.score - num(&want["score"])).abs() < 0.01,
+                "{name}: score {}",
+                got.score
+            );
+            let embedding: Vec<f32> = want["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(num)
+                .collect();
+            let cos = cosine(&got.embedding, &embedding);
+            assert!(cos >= 0.999, "{name}: cosine {cos} with OpenCV's embedding");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} faces compared");
+}
+
+/// Where a test writes the files it makes (removed when dropped).
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn save(dir: &Path, name: &str, image: &image::DynamicImage) -> PathBuf {
+    let path = dir.join(name);
+    image.save(&path).unwrap();
+    path
+}
+
+fn upright() -> image::DynamicImage {
+    image::open(fixture("upright.jpg")).unwrap()
+}
+
+/// A per-file error that names the file and says why (never a panic).
+fn assert_refused(path: &Path, why: &str) {
+    let err = pipeline().process_file(path).unwrap_err().to_string();
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains(why),
+        "{}: {err}",
+        path.display()
+    );
+}
+
+fn assert_one_face(path: &Path) -> Face {
+    let faces = faces_of(path, true).unwrap();
+    assert_eq!(faces.len(), 1, "{}", path.display());
+    faces.into_iter().next().unwrap()
+}
+
+#[test]
+fn zero_byte_non_image_and_directory_are_refused() {
+    let dir = scratch();
+    let empty = dir.path().join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    assert_refused(&empty, "empty file");
+    let text = dir.path().join("notes.jpg");
+    std::fs::write(&text, "these are not the pixels you are looking for\n").unwrap();
+    assert_refused(&text, "not an image");
+    assert_refused(dir.path(), "not a regular file");
+    assert_refused(&dir.path().join("missing.jpg"), "No such file");
+}
+
+#[test]
+fn truncated_files_give_a_result_not_a_crash() {
+    let dir = scratch();
+    let bytes = std::fs::read(asset("obama.jpg")).unwrap();
+    let jpeg = dir.path().join("truncated.jpg");
+    std::fs::write(&jpeg, &bytes[..bytes.len() * 2 / 5]).unwrap();
+    // The JPEG decoder is lenient: the missing rows come out grey, the top of the photo still counts.
+    match pipeline().process_file(&jpeg) {
+        Ok(faces) => assert!(faces.len() <= 1),
+        Err(err) => assert!(err.to_string().contains("truncated.jpg"), "{err}"),
+    }
+    let png_bytes = std::fs::read(save(dir.path(), "whole.png", &upright())).unwrap();
+    let png = dir.path().join("truncated.png");
+    std::fs::write(&png, &png_bytes[..png_bytes.len() / 2]).unwrap();
+    assert_refused(&png, "Png");
+    let header_only = dir.path().join("header.jpg");
+    std::fs::write(&header_only, &bytes[..200]).unwrap();
+    assert_refused(&header_only, "Jpeg");
+}
+
+/// A small PNG that declares `width`×`height` pixels: a decompression bomb's header and the
+/// start of its image data (the decoder must refuse it before inflating anything).
+fn png_bomb(width: u32, height: u32) -> Vec<u8> {
+    let chunk = |out: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
+        let body = [kind, data].concat();
+        out.extend((data.len() as u32).to_be_bytes());
+        out.extend(&body);
+        out.extend(crc32fast::hash(&body).to_be_bytes());
+    };
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    // zlib header and a deflate block of zeros, as a bomb's (much longer) stream starts.
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[
+            0x78, 0x9c, 0xed, 0xc1, 0x01, 0x0d, 0x00, 0x00, 0x00, 0xc2, 0xa0,
+        ],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[test]
+fn huge_photos_are_refused_before_decoding() {
+    let dir = scratch();
+    let bomb = dir.path().join("bomb.png");
+    std::fs::write(&bomb, png_bomb(60_000, 60_000)).unwrap();
+    assert_refused(&bomb, "60000×60000 is over the limit");
+    let limits = Limits {
+        max_file_bytes: 1000,
+        max_pixels: 1 << 30,
+    };
+    let err = decode_file(&asset("obama.jpg"), limits)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("over the limit of 1000 bytes"), "{err}");
+}
+
+#[test]
+fn animated_gif_uses_its_first_frame() {
+    use image::codecs::gif::GifEncoder;
+    let dir = scratch();
+    let path = dir.path().join("animated.gif");
+    let first = upright().to_rgba8();
+    let blank = image::RgbaImage::new(first.width(), first.height());
+    let mut encoder = GifEncoder::new(std::fs::File::create(&path).unwrap());
+    encoder
+        .encode_frames([image::Frame::new(first), image::Frame::new(blank)])
+        .unwrap();
+    drop(encoder);
+    assert_one_face(&path);
+}
+
+#[test]
+fn gray_16_bit_and_cmyk_photos_are_read() {
+    let dir = scratch();
+    let reference = assert_one_face(&fixture("upright.jpg"));
+    let gray = save(
+        dir.path(),
+        "gray.png",
+        &image::DynamicImage::ImageLuma8(upright().to_luma8()),
+    );
+    let deep = save(
+        dir.path(),
+        "deep.png",
+        &image::DynamicImage::ImageRgb16(upright().to_rgb16()),
+    );
+    let gray16 = save(
+        dir.path(),
+        "gray16.png",
+        &image::DynamicImage::ImageLuma16(upright().to_luma16()),
+    );
+    for path in [gray, deep, gray16, fixture("cmyk.jpg")] {
+        let face = assert_one_face(&path);
+        let overlap = iou(&face.bbox, &reference.bbox);
+        assert!(
+            overlap > 0.8,
+            "{}: box {:?} vs {:?}",
+            path.display(),
+            face.bbox,
+            reference.bbox
+        );
+        let cos = cosine(&face.embedding, &reference.embedding);
+        assert!(
+            cos > 0.9,
+            "{}: cosine {cos} with the colour photo",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn exif_orientation_is_applied_before_detection() {
+    let turned = decode_file(&fixture("exif_rotated.jpg"), pipeline().limits()).unwrap();
+    let straight = decode_file(&fixture("upright.jpg"), pipeline().limits()).unwrap();
+    assert_eq!(
+        (turned.width, turned.height),
+        (straight.width, straight.height)
+    );
+    let mean_diff = turned
+        .rgb
+        .iter()
+        .zip(&straight.rgb)
+        .map(|(a, b)| f64::from(a.abs_diff(*b)))
+        .sum::<f64>()
+        / turned.rgb.len() as f64;
+    assert!(
+        mean_diff < 4.0,
+        "the turned photo differs from the upright one by {mean_diff} a channel"
+    );
+    let face = assert_one_face(&fixture("exif_rotated.jpg"));
+    let reference = assert_one_face(&fixture("upright.jpg"));
+    assert!(
+        (face.bbox[1] - reference.bbox[1]).abs() < 3.0,
+        "{:?} vs {:?}",
+        face.bbox,
+        reference.bbox
+    );
+}
+
+#[test]
+fn no_face_and_cut_faces_give_clear_results() {
+    let dir = scratch();
+    // The bottom of the photo: suit and tie, no face.
+    let photo = upright();
+    let body = photo.crop_imm(
+        0,
+        photo.height() * 3 / 5,
+        photo.width(),
+        photo.height() * 2 / 5,
+    );
+    assert!(
+        faces_of(&save(dir.path(), "body.png", &body), true)
+            .unwrap()
+            .is_empty()
+    );
+    // A face cut by the border (the project's sample photo, and half a face made from it).
+    let partial = faces_of(&asset("obama_partial_face.jpg"), true).unwrap();
+    assert_eq!(partial.len(), 1);
+    let reference = assert_one_face(&fixture("upright.jpg"));
+    let cut_at = (reference.bbox[0] + reference.bbox[2] * 0.6) as u32;
+    let half = photo.crop_imm(cut_at, 0, photo.width() - cut_at, photo.height());
+    for face in partial
+        .iter()
+        .chain(&faces_of(&save(dir.path(), "half.png", &half), true).unwrap())
+    {
+        assert!(
+            face.bbox
+                .iter()
+                .chain(face.landmarks.as_flattened())
+                .all(|v| v.is_finite())
+        );
+        let norm = face.embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4 && (0.0..=1.0).contains(&face.quality));
+    }
+}
