@@ -5,9 +5,9 @@
 use std::sync::OnceLock;
 
 use facefind::compute::cpu::CpuBackend;
-use facefind::compute::gpu::{GpuBackend, GpuOptions};
+use facefind::compute::gpu::{Candidates, GpuBackend, GpuOptions};
 use facefind::compute::rng::Rng;
-use facefind::compute::{Backend, Metric};
+use facefind::compute::{Backend, Metric, TopKHeap, pq4};
 
 const METRICS: [Metric; 2] = [Metric::InnerProduct, Metric::L2];
 
@@ -184,6 +184,227 @@ fn select_topk_matches_the_cpu() {
                     score_of,
                     &format!("{label} select_topk row {i} of {rows}x{ncols} k {k}"),
                 );
+            }
+        }
+    }
+}
+
+#[test]
+fn pq_lut_matches_the_cpu() {
+    let mut rng = Rng::new(405);
+    for (nq, dim, m, ksub) in [(1, 8, 4, 16), (37, 64, 16, 256), (5, 96, 8, 256)] {
+        let q = random(&mut rng, nq * dim);
+        let books = random(&mut rng, ksub * dim);
+        for metric in METRICS {
+            let mut want = vec![0.0; nq * m * ksub];
+            for (qi, out) in want.chunks_exact_mut(m * ksub).enumerate() {
+                CpuBackend.pq_lut(metric, &q[qi * dim..(qi + 1) * dim], &books, m, ksub, out);
+            }
+            for (label, gpu) in devices() {
+                let mut got = vec![0.0; nq * m * ksub];
+                gpu.pq_lut_batch(metric, &q, &books, m, ksub, &mut got)
+                    .unwrap();
+                assert_close(
+                    &got,
+                    &want,
+                    &format!("{label} {metric:?} pq_lut {nq}x{dim} m {m} ksub {ksub}"),
+                );
+            }
+        }
+    }
+}
+
+/// Sorted heap contents, for comparing rankings.
+fn ranked(heap: TopKHeap) -> Vec<(f32, u32)> {
+    heap.into_sorted()
+        .into_iter()
+        .map(|(d, l)| (d, l as u32))
+        .collect()
+}
+
+/// Labels that are not row numbers, so a mix-up of the two shows.
+fn labels(n: usize) -> Vec<u64> {
+    (0..n as u64).map(|i| 3 * i + 7).collect()
+}
+
+#[test]
+fn scan_pq8_matches_the_cpu() {
+    let mut rng = Rng::new(406);
+    for (nq, n, m, k) in [
+        (1, 3, 4, 5),
+        (6, 1500, 8, 10),
+        (3, 5000, 12, 100),
+        (2, 700, 64, 1),
+        (2, 20001, 8, 7),
+    ] {
+        let luts = random(&mut rng, nq * m * 256);
+        let codes: Vec<u8> = (0..n * m).map(|_| rng.below(256) as u8).collect();
+        let biases = random(&mut rng, nq);
+        let labels = labels(n);
+        let exact = |q: usize, label: u32| {
+            let i = (label as usize - 7) / 3;
+            biases[q]
+                + (0..m)
+                    .map(|j| luts[(q * m + j) * 256 + codes[i * m + j] as usize])
+                    .sum::<f32>()
+        };
+        for (name, gpu) in devices() {
+            let mut got = vec![TopKHeap::new(k); nq];
+            gpu.scan_pq8_batch(&luts, m, &codes, &labels, &biases, &mut got)
+                .unwrap();
+            for (q, got) in got.into_iter().enumerate() {
+                let mut want = TopKHeap::new(k);
+                CpuBackend.scan_pq8(
+                    &luts[q * m * 256..(q + 1) * m * 256],
+                    m,
+                    &codes,
+                    &labels,
+                    biases[q],
+                    &mut want,
+                );
+                assert_same_ranking(
+                    &ranked(got),
+                    &ranked(want),
+                    |l| exact(q, l),
+                    &format!("{name} scan_pq8 q{q} n {n} m {m}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn scan_pq4fs_matches_the_cpu() {
+    let mut rng = Rng::new(407);
+    for (nq, n, m, k) in [
+        (1, 5, 2, 3),
+        (4, 1000, 16, 10),
+        (3, 3001, 32, 64),
+        (2, 9000, 16, 5),
+    ] {
+        let mut packed = vec![0u8; pq4::packed_len(n, m)];
+        let block = pq4::block_bytes(m);
+        let mut codes = vec![0u8; n * m];
+        for (i, c) in codes.chunks_exact_mut(m).enumerate() {
+            c.iter_mut().for_each(|x| *x = rng.below(16) as u8);
+            pq4::set_codes(
+                &mut packed[i / pq4::BLOCK * block..(i / pq4::BLOCK + 1) * block],
+                i % pq4::BLOCK,
+                c,
+            );
+        }
+        let luts: Vec<_> = (0..nq)
+            .map(|_| pq4::quantize_lut(&random(&mut rng, m * 16), m))
+            .collect();
+        let biases = random(&mut rng, nq);
+        let labels = labels(n);
+        let exact = |q: usize, label: u32| {
+            let i = (label as usize - 7) / 3;
+            let sum: u32 = (0..m)
+                .map(|j| u32::from(luts[q].table[j * 16 + codes[i * m + j] as usize]))
+                .sum();
+            biases[q] + luts[q].sum_min + sum as f32 * luts[q].inv_scale
+        };
+        for (name, gpu) in devices() {
+            let mut got = vec![TopKHeap::new(k); nq];
+            gpu.scan_pq4fs_batch(&luts, m, &packed, &labels, &biases, &mut got)
+                .unwrap();
+            for (q, got) in got.into_iter().enumerate() {
+                let mut want = TopKHeap::new(k);
+                CpuBackend.scan_pq4fs(&luts[q], m, &packed, &labels, biases[q], &mut want);
+                assert_same_ranking(
+                    &ranked(got),
+                    &ranked(want),
+                    |l| exact(q, l),
+                    &format!("{name} scan_pq4fs q{q} n {n} m {m}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn rerank_matches_the_cpu() {
+    let mut rng = Rng::new(408);
+    for (nq, nstored, dim, per_query, k) in [
+        (1, 10, 3, 4, 2),
+        (5, 2000, 64, 300, 10),
+        (3, 500, 33, 129, 50),
+    ] {
+        let q = random(&mut rng, nq * dim);
+        let stored = random(&mut rng, nstored * dim);
+        let stored16: Vec<half::f16> = stored.iter().map(|&v| half::f16::from_f32(v)).collect();
+        let rows: Vec<u64> = (0..nq * per_query)
+            .map(|_| rng.below(nstored) as u64)
+            .collect();
+        let labels: Vec<u64> = rows.iter().map(|r| r + 1000).collect();
+        let offsets: Vec<usize> = (0..=nq).map(|i| i * per_query).collect();
+        let cands = Candidates {
+            rows: &rows,
+            labels: &labels,
+            offsets: &offsets,
+        };
+        for metric in METRICS {
+            let query = |i: usize| &q[i * dim..(i + 1) * dim];
+            let range = |i: usize| offsets[i]..offsets[i + 1];
+            let row = |label: u32| (label - 1000) as usize;
+            for (name, gpu) in devices() {
+                let mut got = vec![TopKHeap::new(k); nq];
+                gpu.rerank_f32_batch(metric, &q, &stored, cands, &mut got)
+                    .unwrap();
+                let mut got16 = vec![TopKHeap::new(k); nq];
+                gpu.rerank_f16_batch(metric, &q, &stored16, cands, &mut got16)
+                    .unwrap();
+                for (i, (got, got16)) in got.into_iter().zip(got16).enumerate() {
+                    let (mut want, mut want16) = (TopKHeap::new(k), TopKHeap::new(k));
+                    CpuBackend.rerank_f32(
+                        metric,
+                        query(i),
+                        &stored,
+                        &rows[range(i)],
+                        &labels[range(i)],
+                        &mut want,
+                    );
+                    CpuBackend.rerank_f16(
+                        metric,
+                        query(i),
+                        &stored16,
+                        &rows[range(i)],
+                        &labels[range(i)],
+                        &mut want16,
+                    );
+                    let exact = |l: u32| {
+                        let mut d = vec![0.0];
+                        CpuBackend.distances(
+                            metric,
+                            query(i),
+                            &stored[row(l) * dim..(row(l) + 1) * dim],
+                            dim,
+                            &mut d,
+                        );
+                        metric.to_dist(d[0])
+                    };
+                    let exact16 = |l: u32| {
+                        let mut h = TopKHeap::new(1);
+                        CpuBackend.rerank_f16(
+                            metric,
+                            query(i),
+                            &stored16,
+                            &[row(l) as u64],
+                            &[0],
+                            &mut h,
+                        );
+                        h.into_sorted()[0].0
+                    };
+                    let what = format!("{name} {metric:?} rerank q{i} dim {dim}");
+                    assert_same_ranking(&ranked(got), &ranked(want), exact, &what);
+                    assert_same_ranking(
+                        &ranked(got16),
+                        &ranked(want16),
+                        exact16,
+                        &format!("{what} f16"),
+                    );
+                }
             }
         }
     }

@@ -8,7 +8,13 @@
 mod assign;
 pub mod context;
 mod distances;
+mod pq_lut;
+mod rerank;
+mod scan_pq4fs;
+mod scan_pq8;
 mod select_topk;
+
+pub use rerank::Candidates;
 
 use std::sync::Mutex;
 
