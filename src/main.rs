@@ -4,7 +4,11 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "facefind", version, about = "Find faces in a local photo library, offline")]
+#[command(
+    name = "facefind",
+    version,
+    about = "Find faces in a local photo library, offline"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
