@@ -6,8 +6,10 @@
 //!   product, or the squared L2 distance), so one selection code serves both;
 //!   `Metric::to_score` turns it back into the metric's own value.
 pub mod cpu;
+pub mod gpu;
 pub mod pq4;
 pub mod rng;
+pub mod select;
 pub mod topk;
 
 pub use topk::TopKHeap;
@@ -292,7 +294,8 @@ pub trait Backend: Send + Sync {
     }
 }
 
-/// The backend the indexes use unless told otherwise.
+/// The backend the indexes use unless told otherwise: the one `--backend` /
+/// `FACEFIND_BACKEND` selects (see `select`), opened once per process.
 pub fn default_backend() -> std::sync::Arc<dyn Backend> {
-    std::sync::Arc::new(cpu::CpuBackend)
+    std::sync::Arc::clone(&select::global().backend)
 }

@@ -5,9 +5,10 @@
 use std::sync::OnceLock;
 
 use facefind::compute::cpu::CpuBackend;
-use facefind::compute::gpu::{Candidates, GpuBackend, GpuOptions};
+use facefind::compute::gpu::{GpuBackend, GpuOptions};
 use facefind::compute::rng::Rng;
-use facefind::compute::{Backend, Metric, TopKHeap, pq4};
+use facefind::compute::select::{self, BackendChoice, GpuRouted};
+use facefind::compute::{Backend, Candidates, Metric, Neighbours, TopKHeap, pq4};
 
 const METRICS: [Metric; 2] = [Metric::InnerProduct, Metric::L2];
 
@@ -408,4 +409,115 @@ fn rerank_matches_the_cpu() {
             }
         }
     }
+}
+
+/// The routing layer behind `--backend gpu`: the trait's answers equal the CPU's,
+/// through the device where it can, through the CPU where it cannot.
+fn routed(cap: Option<u64>) -> Option<GpuRouted> {
+    match GpuRouted::open(&GpuOptions {
+        allow_software: true,
+        max_binding_bytes: cap,
+    }) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("gpu routing skipped: {e}");
+            None
+        }
+    }
+}
+
+/// A Flat search, a k-means step and one list scan through the trait.
+fn trait_answers(b: &dyn Backend) -> (Neighbours, Vec<u32>, Vec<(f32, u64)>) {
+    let mut rng = Rng::new(409);
+    let (nq, nb, dim) = (20, 700, 128);
+    let (q, base) = (random(&mut rng, nq * dim), random(&mut rng, nb * dim));
+    let knn = b.knn(Metric::L2, &q, &base, dim, 10);
+    let (mut labels, mut dists) = (vec![0; nb], vec![0.0; nb]);
+    b.assign(
+        Metric::InnerProduct,
+        &base,
+        &q,
+        dim,
+        &mut labels,
+        &mut dists,
+    );
+    let (m, n) = (16, 900);
+    let lut = random(&mut rng, m * 256);
+    let codes: Vec<u8> = (0..n * m).map(|_| rng.below(256) as u8).collect();
+    let mut heap = TopKHeap::new(12);
+    b.scan_pq8(&lut, m, &codes, &self::labels(n), 0.5, &mut heap);
+    (knn, labels, heap.into_sorted())
+}
+
+#[test]
+fn routed_backend_answers_as_the_cpu() {
+    let (knn, labels, scan) = trait_answers(&CpuBackend);
+    // The device's own limits, then bindings too small for one 128-d vector (every call
+    // falls back to the CPU, with a logged reason).
+    for cap in [None, Some(256)] {
+        let Some(gpu) = routed(cap) else { return };
+        let (g_knn, g_labels, g_scan) = trait_answers(&gpu);
+        assert_close(
+            &g_knn.scores,
+            &knn.scores,
+            &format!("routed knn, cap {cap:?}"),
+        );
+        assert_eq!(g_labels, labels, "routed assign, cap {cap:?}");
+        let (gs, ws): (Vec<f32>, Vec<f32>) = (
+            g_scan.iter().map(|p| p.0).collect(),
+            scan.iter().map(|p| p.0).collect(),
+        );
+        assert_close(&gs, &ws, &format!("routed scan_pq8, cap {cap:?}"));
+    }
+}
+
+#[test]
+fn a_lost_device_hands_over_to_the_cpu() {
+    let Some(gpu) = routed(None) else { return };
+    let want = trait_answers(&CpuBackend);
+    gpu.gpu().lose_device();
+    for round in 0..2 {
+        let (knn, labels, scan) = trait_answers(&gpu);
+        assert_eq!(knn, want.0, "round {round}");
+        assert_eq!(labels, want.1, "round {round}");
+        assert_eq!(scan, want.2, "round {round}");
+    }
+}
+
+#[test]
+fn backend_choice_parses_and_the_flag_wins() {
+    assert_eq!("GPU".parse::<BackendChoice>().unwrap(), BackendChoice::Gpu);
+    assert_eq!(
+        " cpu ".parse::<BackendChoice>().unwrap(),
+        BackendChoice::Cpu
+    );
+    assert_eq!(
+        "auto".parse::<BackendChoice>().unwrap(),
+        BackendChoice::Auto
+    );
+    let err = "cuda".parse::<BackendChoice>().unwrap_err().to_string();
+    assert!(
+        err.contains("\"cuda\"") && err.contains("auto, gpu or cpu"),
+        "{err}"
+    );
+    assert_eq!(
+        BackendChoice::resolve(Some(BackendChoice::Cpu)).unwrap(),
+        BackendChoice::Cpu
+    );
+    assert_eq!(select::open(BackendChoice::Cpu).backend.name(), "cpu");
+}
+
+#[test]
+fn auto_never_takes_a_software_adapter() {
+    let selection = select::open(BackendChoice::Auto);
+    let software = GpuBackend::open(&GpuOptions {
+        allow_software: true,
+        max_binding_bytes: None,
+    })
+    .map(|g| g.summary().software)
+    .unwrap_or(true);
+    if software {
+        assert_eq!(selection.backend.name(), "cpu", "{}", selection.note);
+    }
+    eprintln!("auto: {}", selection.note);
 }

@@ -47,6 +47,14 @@ pub struct Gpu {
     fault: Arc<Mutex<Option<String>>>,
 }
 
+/// wgpu's text of an error (kind and cause chain) on one line, for a log line.
+fn describe_error(e: &wgpu::Error) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The adapters of every native backend compiled in, best first: hardware before software.
 fn ranked_adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
     let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
@@ -128,7 +136,7 @@ impl Gpu {
         let on_error = Arc::clone(&fault);
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             let mut slot = on_error.lock().unwrap_or_else(|p| p.into_inner());
-            slot.get_or_insert_with(|| e.to_string());
+            slot.get_or_insert_with(|| describe_error(&e));
         }));
         let on_lost = Arc::clone(&fault);
         device.set_device_lost_callback(move |reason, message| {
@@ -351,7 +359,7 @@ impl Scratch {
     pub(super) fn upload(&mut self, gpu: &Gpu, data: &[u8]) -> &wgpu::Buffer {
         let len = (data.len() as u64).next_multiple_of(4);
         let buffer = self.get(gpu, len);
-        if data.len() % 4 == 0 {
+        if data.len().is_multiple_of(4) {
             gpu.queue.write_buffer(buffer, 0, data);
         } else {
             let mut padded = data.to_vec();

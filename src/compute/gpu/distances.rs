@@ -1,8 +1,9 @@
 //! Drives `shaders/distances.wgsl` (the tiled distance kernel) for `distances` and,
 //! followed on the device by `select_topk`, for `knn`.
 use super::context::Gpu;
+use super::scan_pq8::common_k;
 use super::{Buffers, GpuBackend, GpuError, bytes_of, select_topk, values_of};
-use crate::compute::{Metric, Neighbours, TopKHeap};
+use crate::compute::{Metric, NO_ROW, Neighbours, TopKHeap};
 
 pub(super) const SOURCE: &str = concat!(
     include_str!("../../../shaders/distance_tile.wgsl"),
@@ -174,5 +175,34 @@ impl GpuBackend {
             })?;
         }
         Ok(crate::compute::cpu::knn::to_neighbours(metric, heaps, k))
+    }
+}
+
+impl GpuBackend {
+    /// `Backend::scan_flat` of one list for a batch of queries: exact search of the
+    /// list's rows, whose best `k` per query enter the heaps under `labels`.
+    pub fn scan_flat_batch(
+        &self,
+        metric: Metric,
+        queries: &[f32],
+        vectors: &[f32],
+        labels: &[u64],
+        heaps: &mut [TopKHeap],
+    ) -> Result<(), GpuError> {
+        let k = common_k(heaps)?;
+        if heaps.is_empty() || labels.is_empty() || k == 0 {
+            return Ok(());
+        }
+        let dim = queries.len() / heaps.len();
+        let found = self.knn(metric, queries, &vectors[..labels.len() * dim], dim, k)?;
+        for (q, heap) in heaps.iter_mut().enumerate() {
+            let best = found.scores[q * k..(q + 1) * k]
+                .iter()
+                .zip(&found.rows[q * k..(q + 1) * k]);
+            for (&score, &row) in best.filter(|(_, row)| **row != NO_ROW) {
+                heap.push(metric.to_dist(score), labels[row as usize]);
+            }
+        }
+        Ok(())
     }
 }

@@ -14,8 +14,6 @@ mod scan_pq4fs;
 mod scan_pq8;
 mod select_topk;
 
-pub use rerank::Candidates;
-
 use std::sync::Mutex;
 
 use context::Scratch;
@@ -91,6 +89,12 @@ impl GpuBackend {
 
     pub fn summary(&self) -> &AdapterSummary {
         self.gpu.summary()
+    }
+
+    /// Destroys the device, as a driver reset or an unplugged GPU would: every later call
+    /// fails with a fault. Tests use it to show that the CPU then takes over.
+    pub fn lose_device(&self) {
+        self.gpu.device.destroy();
     }
 
     fn with_buffers<T>(

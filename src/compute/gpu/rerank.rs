@@ -6,7 +6,7 @@ use super::context::Gpu;
 use super::distances::variant;
 use super::select_topk::grid;
 use super::{GpuBackend, GpuError, bytes_of, values_of};
-use crate::compute::{Metric, TopKHeap};
+use crate::compute::{Candidates, Metric, TopKHeap};
 
 const SOURCE: &str = include_str!("../../../shaders/rerank.wgsl");
 /// Candidates per workgroup.
@@ -18,15 +18,6 @@ struct Params {
     count: u32,
     dim: u32,
     _pad: [u32; 2],
-}
-
-/// The candidates of a batch: query `q` owns `rows[offsets[q]..offsets[q + 1]]` (row
-/// numbers into the stored vectors) and the same range of `labels`.
-#[derive(Clone, Copy)]
-pub struct Candidates<'a> {
-    pub rows: &'a [u64],
-    pub labels: &'a [u64],
-    pub offsets: &'a [usize],
 }
 
 /// One row of stored vectors as the kernel reads it: f32 as is, f16 two to a word.

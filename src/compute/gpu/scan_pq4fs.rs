@@ -23,7 +23,7 @@ impl GpuBackend {
     ) -> Result<(), GpuError> {
         let (nq, n) = (heaps.len(), labels.len());
         let k = common_k(heaps)?;
-        if m % 2 != 0 || m > MAX_M {
+        if !m.is_multiple_of(2) || m > MAX_M {
             return Err(GpuError::Unsupported(format!(
                 "fast-scan with m = {m} (even, at most {MAX_M})"
             )));
