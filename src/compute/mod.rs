@@ -6,8 +6,10 @@
 //!   product, or the squared L2 distance), so one selection code serves both;
 //!   `Metric::to_score` turns it back into the metric's own value.
 pub mod cpu;
+pub mod gpu;
 pub mod pq4;
 pub mod rng;
+pub mod select;
 pub mod topk;
 
 pub use topk::TopKHeap;
@@ -59,6 +61,16 @@ pub struct QuantizedLut {
     pub table: Vec<u8>,
     pub sum_min: f32,
     pub inv_scale: f32,
+}
+
+/// The candidates of a batch of queries for re-ranking: query `q` owns
+/// `rows[offsets[q]..offsets[q + 1]]` (row numbers into the stored vectors) and the
+/// same range of `labels`.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidates<'a> {
+    pub rows: &'a [u64],
+    pub labels: &'a [u64],
+    pub offsets: &'a [usize],
 }
 
 /// The numeric work of the index engine. The CPU backend (`cpu::CpuBackend`)
@@ -164,9 +176,126 @@ pub trait Backend: Send + Sync {
         labels: &[u64],
         heap: &mut TopKHeap,
     );
+
+    // Batched forms. A device backend pays a fixed cost per call (submit, wait,
+    // read-back), so it wants many queries per call; the defaults loop over the
+    // one-query forms, which is all the CPU needs.
+
+    /// `pq_lut` of `nq` queries (`nq × dim`): `out` is `nq × m × ksub`.
+    fn pq_lut_batch(
+        &self,
+        metric: Metric,
+        queries: &[f32],
+        codebooks: &[f32],
+        m: usize,
+        ksub: usize,
+        out: &mut [f32],
+    ) {
+        let dim = codebooks.len() / ksub.max(1);
+        let tables = out.chunks_exact_mut((m * ksub).max(1));
+        for (q, o) in queries.chunks_exact(dim.max(1)).zip(tables) {
+            self.pq_lut(metric, q, codebooks, m, ksub, o);
+        }
+    }
+
+    /// `scan_pq8` of one list for several queries: `luts` is `nq × m × 256`, one bias
+    /// and one heap per query.
+    fn scan_pq8_batch(
+        &self,
+        luts: &[f32],
+        m: usize,
+        codes: &[u8],
+        labels: &[u64],
+        biases: &[f32],
+        heaps: &mut [TopKHeap],
+    ) {
+        let tables = luts.chunks_exact((m * 256).max(1));
+        for ((lut, &bias), heap) in tables.zip(biases).zip(heaps) {
+            self.scan_pq8(lut, m, codes, labels, bias, heap);
+        }
+    }
+
+    /// `scan_pq4fs` of one list for several queries: one table, bias and heap each.
+    fn scan_pq4fs_batch(
+        &self,
+        luts: &[QuantizedLut],
+        m: usize,
+        codes: &[u8],
+        labels: &[u64],
+        biases: &[f32],
+        heaps: &mut [TopKHeap],
+    ) {
+        for ((lut, &bias), heap) in luts.iter().zip(biases).zip(heaps) {
+            self.scan_pq4fs(lut, m, codes, labels, bias, heap);
+        }
+    }
+
+    /// `scan_flat` of one list for several queries (`nq × dim`), one heap each.
+    fn scan_flat_batch(
+        &self,
+        metric: Metric,
+        queries: &[f32],
+        vectors: &[f32],
+        labels: &[u64],
+        heaps: &mut [TopKHeap],
+    ) {
+        let dim = queries.len() / heaps.len().max(1);
+        for (q, heap) in queries.chunks_exact(dim.max(1)).zip(heaps) {
+            self.scan_flat(metric, q, vectors, labels, heap);
+        }
+    }
+
+    /// `rerank_f32` of several queries (`nq × dim`), each with its own candidates.
+    fn rerank_f32_batch(
+        &self,
+        metric: Metric,
+        queries: &[f32],
+        vectors: &[f32],
+        cands: Candidates<'_>,
+        heaps: &mut [TopKHeap],
+    ) {
+        let dim = queries.len() / heaps.len().max(1);
+        for (q, heap) in heaps.iter_mut().enumerate() {
+            let r = cands.offsets[q]..cands.offsets[q + 1];
+            let query = &queries[q * dim..(q + 1) * dim];
+            self.rerank_f32(
+                metric,
+                query,
+                vectors,
+                &cands.rows[r.clone()],
+                &cands.labels[r],
+                heap,
+            );
+        }
+    }
+
+    /// `rerank_f16` of several queries, each with its own candidates.
+    fn rerank_f16_batch(
+        &self,
+        metric: Metric,
+        queries: &[f32],
+        vectors: &[half::f16],
+        cands: Candidates<'_>,
+        heaps: &mut [TopKHeap],
+    ) {
+        let dim = queries.len() / heaps.len().max(1);
+        for (q, heap) in heaps.iter_mut().enumerate() {
+            let r = cands.offsets[q]..cands.offsets[q + 1];
+            let query = &queries[q * dim..(q + 1) * dim];
+            self.rerank_f16(
+                metric,
+                query,
+                vectors,
+                &cands.rows[r.clone()],
+                &cands.labels[r],
+                heap,
+            );
+        }
+    }
 }
 
-/// The backend the indexes use unless told otherwise.
+/// The backend the indexes use unless told otherwise: the one `--backend` /
+/// `FACEFIND_BACKEND` selects (see `select`), opened once per process.
 pub fn default_backend() -> std::sync::Arc<dyn Backend> {
-    std::sync::Arc::new(cpu::CpuBackend)
+    std::sync::Arc::clone(&select::global().backend)
 }
