@@ -84,6 +84,8 @@ pub enum CatalogError {
     NonUtf8Path(PathBuf),
     #[error("stopped on request")]
     Cancelled,
+    #[error("vector index: {0}")]
+    Index(String),
 }
 
 impl CatalogError {

@@ -3,10 +3,12 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod bench;
+pub mod cli;
 pub mod compute;
 pub mod config;
 pub mod error;
 pub mod faces;
 pub mod index;
+pub mod jobs;
 pub mod library;
 pub mod people;

@@ -11,6 +11,9 @@ use clap::{CommandFactory, Parser, Subcommand};
     about = "Find faces in a local photo library, offline"
 )]
 struct Cli {
+    /// Where the library's catalog, index and settings live (default: the platform's data dir).
+    #[arg(long, global = true, env = "FACEFIND_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -38,6 +41,33 @@ enum Command {
     },
     /// Check that everything facefind needs is in place.
     Doctor,
+    /// Add folders to the library and index their photos; re-running is incremental.
+    Index {
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts, index kind and size, and the files skipped with the reason.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The faces in PHOTO, and the library's faces most similar to the chosen one.
+    Search {
+        photo: PathBuf,
+        /// The face to search with (numbered from 0, as `facefind faces` lists them); default: the largest.
+        #[arg(long)]
+        face: Option<usize>,
+        /// How many results at most.
+        #[arg(long, default_value_t = 50)]
+        k: usize,
+        /// Leave out results below this cosine similarity.
+        #[arg(long, default_value_t = 0.3)]
+        min_sim: f32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn config() -> anyhow::Result<facefind::config::Config> {
@@ -47,6 +77,7 @@ fn config() -> anyhow::Result<facefind::config::Config> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = || facefind::cli::resolve_data_dir(cli.data_dir.as_deref());
     match cli.command {
         None => {
             Cli::command().print_help()?;
@@ -59,6 +90,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             embedding,
             crops,
         }) => faces(&photos, json, embedding, crops.as_deref()),
+        Some(Command::Index { dirs, json }) => {
+            facefind::cli::library::index(&data_dir()?, &dirs, json)
+        }
+        Some(Command::Status { json }) => facefind::cli::library::status(&data_dir()?, json),
+        Some(Command::Search {
+            photo,
+            face,
+            k,
+            min_sim,
+            json,
+        }) => {
+            let args = facefind::cli::search::SearchArgs {
+                photo: &photo,
+                face,
+                k,
+                min_sim,
+                json,
+            };
+            facefind::cli::search::search(&data_dir()?, &args)
+        }
         Some(Command::Doctor) => {
             let config = config()?;
             let mut ok = true;

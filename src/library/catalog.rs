@@ -34,12 +34,13 @@ CREATE TABLE photos (
 CREATE INDEX photos_hash ON photos(hash);
 CREATE INDEX photos_status ON photos(status);
 CREATE TABLE faces (
-    id        INTEGER PRIMARY KEY,
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
     photo_id  INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
     x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
     landmarks BLOB NOT NULL,
     score     REAL NOT NULL,
-    quality   REAL NOT NULL
+    quality   REAL NOT NULL,
+    embedding BLOB NOT NULL
 );
 CREATE INDEX faces_photo ON faces(photo_id);
 CREATE TABLE people (
@@ -124,6 +125,9 @@ pub struct PhotoInfo {
 }
 
 /// A face as the catalog stores it, in original-photo pixel coordinates.
+///
+/// The catalog keeps each face's embedding: it is the source of truth the
+/// vector index is derived from, and rebuilt from, after any damage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaceRow {
     /// `[x, y, w, h]`.
@@ -131,6 +135,28 @@ pub struct FaceRow {
     pub landmarks: [[f32; 2]; 5],
     pub score: f32,
     pub quality: f32,
+    pub embedding: Vec<f32>,
+}
+
+/// A face with its photo, as search results show it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FaceHit {
+    pub face_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<i64>,
+    pub path: PathBuf,
+    /// `[x, y, w, h]` in photo pixels.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+}
+
+/// Which faces the catalog holds, in two numbers: their count and the
+/// highest id. Ids only grow (AUTOINCREMENT), so a vector index built at
+/// the same two numbers holds exactly the catalog's faces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FaceMark {
+    pub count: u64,
+    pub max_id: i64,
 }
 
 pub struct Catalog {
@@ -309,6 +335,113 @@ impl Catalog {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// The count and highest id of the faces (see [`FaceMark`]).
+    pub fn face_mark(&self) -> CatalogResult<FaceMark> {
+        self.conn
+            .query_row(
+                "SELECT count(*), coalesce(max(id), 0) FROM faces",
+                [],
+                |r| {
+                    Ok(FaceMark {
+                        count: r.get(0)?,
+                        max_id: r.get(1)?,
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many faces have an id above `after`.
+    pub fn face_count_after(&self, after: i64) -> CatalogResult<u64> {
+        self.conn
+            .query_row("SELECT count(*) FROM faces WHERE id > ?1", [after], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Calls `f(ids, vectors)` on the embeddings of the faces with id above
+    /// `after`, in id order, `chunk` faces at a time (flat row-major vectors).
+    pub fn for_each_embedding(
+        &self,
+        after: i64,
+        chunk: usize,
+        mut f: impl FnMut(&[u64], &[f32]) -> CatalogResult<()>,
+    ) -> CatalogResult<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, embedding FROM faces WHERE id > ?1 ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([after]).map_err(|e| self.err(e))?;
+        let (mut ids, mut vectors) = (Vec::with_capacity(chunk), Vec::new());
+        loop {
+            let row = rows.next().map_err(|e| CatalogError::sql(&self.path, e))?;
+            if let Some(row) = row {
+                let id: i64 = row.get(0).map_err(|e| CatalogError::sql(&self.path, e))?;
+                let bytes: Vec<u8> = row.get(1).map_err(|e| CatalogError::sql(&self.path, e))?;
+                ids.push(id as u64);
+                vectors.extend(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+            }
+            if ids.len() == chunk || (row.is_none() && !ids.is_empty()) {
+                f(&ids, &vectors)?;
+                ids.clear();
+                vectors.clear();
+            }
+            if row.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The faces with these ids, with their photos, in the order asked (unknown ids are left out).
+    pub fn face_hits(&self, ids: &[i64]) -> CatalogResult<Vec<FaceHit>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT f.id, p.path, f.x, f.y, f.w, f.h, \
+                 (SELECT person_id FROM assignments a WHERE a.face_id = f.id AND a.source != 'rejected') \
+                 FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut hits = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let mut rows = stmt.query([id]).map_err(|e| self.err(e))?;
+            if let Some(r) = rows.next().map_err(|e| CatalogError::sql(&self.path, e))? {
+                let hit = (|| {
+                    Ok::<_, rusqlite::Error>(FaceHit {
+                        face_id: r.get(0)?,
+                        path: PathBuf::from(r.get::<_, String>(1)?),
+                        bbox: [r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?],
+                        person_id: r.get(6)?,
+                    })
+                })()
+                .map_err(|e| CatalogError::sql(&self.path, e))?;
+                hits.push(hit);
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Photos that could not be indexed, with the reason.
+    pub fn skipped(&self) -> CatalogResult<Vec<(PathBuf, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, coalesce(error, '') FROM photos WHERE status = 'error' ORDER BY path",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((PathBuf::from(r.get::<_, String>(0)?), r.get(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// Counts for `facefind status`.
     pub fn counts(&self) -> CatalogResult<Counts> {
         self.conn
@@ -453,19 +586,15 @@ impl CatalogTx<'_> {
         let mut stmt = self
             .tx
             .prepare_cached(
-                "INSERT INTO faces (photo_id, x, y, w, h, landmarks, score, quality) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO faces (photo_id, x, y, w, h, landmarks, score, quality, embedding) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .map_err(|e| self.err(e))?;
         let mut ids = Vec::with_capacity(faces.len());
         for face in faces {
             let [x, y, w, h] = face.bbox;
-            let landmarks: Vec<u8> = face
-                .landmarks
-                .iter()
-                .flatten()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
+            let landmarks = f32_bytes(face.landmarks.iter().flatten());
+            let embedding = f32_bytes(face.embedding.iter());
             stmt.execute(params![
                 photo_id,
                 x,
@@ -474,7 +603,8 @@ impl CatalogTx<'_> {
                 h,
                 landmarks,
                 face.score,
-                face.quality
+                face.quality,
+                embedding
             ])
             .map_err(|e| self.err(e))?;
             ids.push(self.tx.last_insert_rowid());
@@ -492,6 +622,10 @@ impl CatalogTx<'_> {
             .map(drop)
             .map_err(|e| self.err(e))
     }
+}
+
+fn f32_bytes<'a>(values: impl Iterator<Item = &'a f32>) -> Vec<u8> {
+    values.flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// Paths are stored as UTF-8 text; a path that is not valid UTF-8 is refused by name.

@@ -21,6 +21,7 @@ fn a_face() -> FaceRow {
         landmarks: [[5.0, 6.0]; 5],
         score: 0.9,
         quality: 0.8,
+        embedding: vec![0.6, 0.8],
     }
 }
 

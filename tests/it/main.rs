@@ -1,5 +1,6 @@
 //! The one integration-test binary; each area of the crate has a module here.
 mod bench;
+mod cli;
 mod faces;
 mod gpu;
 mod index;

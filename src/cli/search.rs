@@ -1,0 +1,123 @@
+//! `facefind search PHOTO`: the faces in a photo, and the library's faces
+//! most similar to the chosen one.
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::faces::FacePipeline;
+use crate::faces::report::{FaceReport, PhotoReport};
+use crate::index::JobControl;
+use crate::library::Library;
+use crate::library::catalog::FaceHit;
+
+#[derive(Serialize)]
+struct Query {
+    path: String,
+    faces: Vec<FaceReport>,
+    chosen: usize,
+}
+
+#[derive(Serialize)]
+struct Hit {
+    #[serde(flatten)]
+    face: FaceHit,
+    similarity: f32,
+}
+
+#[derive(Serialize)]
+struct Answer {
+    query: Query,
+    results: Vec<Hit>,
+}
+
+pub struct SearchArgs<'a> {
+    pub photo: &'a Path,
+    /// The face to search with; the largest when unset.
+    pub face: Option<usize>,
+    pub k: usize,
+    pub min_sim: f32,
+    pub json: bool,
+}
+
+pub fn search(data_dir: &Path, args: &SearchArgs<'_>) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        data_dir.join("catalog.sqlite").exists(),
+        "{}: no library here yet; start one with `facefind index DIR`",
+        data_dir.display()
+    );
+    let (library, _) = Library::open_reader(data_dir, &JobControl::default())?;
+    let mut pipeline = FacePipeline::new(&library.config)?;
+    let faces = pipeline.process_file(args.photo)?;
+    anyhow::ensure!(
+        !faces.is_empty(),
+        "{}: no face found in the photo",
+        args.photo.display()
+    );
+    let largest = (0..faces.len())
+        .max_by(|&a, &b| area(&faces[a].bbox).total_cmp(&area(&faces[b].bbox)))
+        .unwrap_or(0);
+    let chosen = args.face.unwrap_or(largest);
+    anyhow::ensure!(
+        chosen < faces.len(),
+        "--face {chosen}: {} has {} face(s), numbered from 0",
+        args.photo.display(),
+        faces.len()
+    );
+    let found = library.vectors.search(&faces[chosen].embedding, args.k)?;
+    let (ids, sims): (Vec<i64>, Vec<f32>) = found
+        .ids
+        .iter()
+        .zip(&found.scores)
+        .filter(|(_, s)| **s >= args.min_sim)
+        .map(|(id, s)| (*id as i64, *s))
+        .unzip();
+    let hits = library.catalog.face_hits(&ids)?;
+    let similarity: std::collections::HashMap<i64, f32> = ids.into_iter().zip(sims).collect();
+    let results: Vec<Hit> = hits
+        .into_iter()
+        .map(|face| Hit {
+            similarity: similarity[&face.face_id],
+            face,
+        })
+        .collect();
+    let report = PhotoReport::new(args.photo, &Ok(faces), false);
+    let answer = Answer {
+        query: Query {
+            path: report.path,
+            faces: report.faces,
+            chosen,
+        },
+        results,
+    };
+    if args.json {
+        return super::print_json(&answer);
+    }
+    println!(
+        "{}: {} face(s), searching with face {chosen}",
+        answer.query.path,
+        answer.query.faces.len()
+    );
+    println!("{:>10}  {:>8}  {:>28}  photo", "similarity", "face", "box");
+    for hit in &answer.results {
+        let [x, y, w, h] = hit.face.bbox;
+        let bbox = format!("{x:.0},{y:.0} {w:.0}×{h:.0}");
+        println!(
+            "{:>10.3}  {:>8}  {:>28}  {}",
+            hit.similarity,
+            hit.face.face_id,
+            bbox,
+            hit.face.path.display()
+        );
+    }
+    if answer.results.is_empty() {
+        println!(
+            "no face in the library at similarity {} or more",
+            args.min_sim
+        );
+    }
+    Ok(())
+}
+
+fn area(bbox: &[f32; 4]) -> f32 {
+    bbox[2].max(0.0) * bbox[3].max(0.0)
+}
