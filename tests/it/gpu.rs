@@ -32,6 +32,12 @@ fn devices() -> &'static [(&'static str, GpuBackend)] {
                 vec![("device limits", full), ("64 KiB bindings", small)]
             }
             (Err(e), _) | (_, Err(e)) => {
+                // CI installs lavapipe and sets this, so a missing adapter fails there.
+                let required = std::env::var("FACEFIND_GPU_TESTS").is_ok_and(|v| v == "require");
+                assert!(
+                    !required,
+                    "FACEFIND_GPU_TESTS=require but no GPU adapter: {e}"
+                );
                 eprintln!("gpu parity skipped: {e}");
                 Vec::new()
             }
@@ -520,4 +526,18 @@ fn auto_never_takes_a_software_adapter() {
         assert_eq!(selection.backend.name(), "cpu", "{}", selection.note);
     }
     eprintln!("auto: {}", selection.note);
+}
+
+#[test]
+fn a_bad_facefind_backend_is_refused_by_name() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facefind"))
+        .env("FACEFIND_BACKEND", "cuda")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("FACEFIND_BACKEND") && err.contains("\"cuda\""),
+        "{err}"
+    );
 }
