@@ -30,6 +30,8 @@ pub const DEFAULT_SEED: u64 = 0x00fa_cef1_d0ce_5eed;
 const ADD_CHUNK: usize = 1 << 16;
 /// Queries scanned list by list together (see `scan_batch`).
 const BATCH_CHUNK: usize = 128;
+/// Nearest lists each query of a batch scans before the sweep in list order.
+const SEED_LISTS: usize = 4;
 /// Queries whose coarse distances are computed together.
 const COARSE_CHUNK: usize = 1024;
 
@@ -241,7 +243,10 @@ impl IvfIndex {
     fn scan_lists(&self, q: &[f32], probes: &[(f32, u32)], kk: usize) -> TopKHeap {
         let mut heap = TopKHeap::new(kk);
         let mut tables = self.query_tables(q);
-        for &(coarse, list) in probes {
+        for (i, &(coarse, list)) in probes.iter().enumerate() {
+            if let Some(&(_, next)) = probes.get(i + 1) {
+                self.backend.prefetch(self.lists.codes(next as usize));
+            }
             self.scan_list(q, &mut tables, coarse, list, &mut heap);
         }
         heap
@@ -257,17 +262,30 @@ impl IvfIndex {
             .chunks_exact(d)
             .map(|q| self.query_tables(q))
             .collect();
+        // the nearest few lists first, query by query, so that every heap
+        // has a tight threshold before the sweep in list order
+        for (i, p) in probes.iter().enumerate() {
+            let q = &queries[i * d..(i + 1) * d];
+            for &(coarse, list) in &p[..SEED_LISTS.min(p.len())] {
+                self.scan_list(q, &mut tables[i], coarse, list, &mut heaps[i]);
+            }
+        }
         let mut pairs: Vec<(u32, u32, f32)> = probes
             .iter()
             .enumerate()
             .flat_map(|(i, p)| {
                 p.iter()
+                    .skip(SEED_LISTS)
                     .map(move |&(coarse, list)| (list, i as u32, coarse))
             })
             .collect();
         pairs.sort_unstable_by_key(|&(list, i, _)| (list, i));
-        for (list, i, coarse) in pairs {
+        for (p, &(list, i, coarse)) in pairs.iter().enumerate() {
             let i = i as usize;
+            if pairs.get(p + 1).is_some_and(|n| n.0 != list) {
+                self.backend
+                    .prefetch(self.lists.codes(pairs[p + 1].0 as usize));
+            }
             self.scan_list(
                 &queries[i * d..(i + 1) * d],
                 &mut tables[i],
