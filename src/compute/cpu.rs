@@ -184,6 +184,10 @@ impl Backend for CpuBackend {
         }
     }
 
+    fn prefetch(&self, data: &[u8]) {
+        prefetch(data);
+    }
+
     fn rerank_f32(
         &self,
         metric: Metric,
@@ -193,14 +197,10 @@ impl Backend for CpuBackend {
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
-        let (isa, dim) = (Isa::detect(), query.len());
-        for (&r, &l) in rows.iter().zip(labels) {
-            let r = r as usize;
-            heap.push(
-                dist::dist_f32(isa, metric, query, &vectors[r * dim..(r + 1) * dim]),
-                l,
-            );
-        }
+        let isa = Isa::detect();
+        rerank(query.len(), vectors, rows, labels, heap, |v| {
+            dist::dist_f32(isa, metric, query, v)
+        });
     }
 
     fn rerank_f16(
@@ -212,13 +212,46 @@ impl Backend for CpuBackend {
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
-        let (isa, dim) = (Isa::detect(), query.len());
-        for (&r, &l) in rows.iter().zip(labels) {
-            let r = r as usize;
-            heap.push(
-                dist::dist_f16(isa, metric, query, &vectors[r * dim..(r + 1) * dim]),
-                l,
-            );
+        let isa = Isa::detect();
+        rerank(query.len(), vectors, rows, labels, heap, |v| {
+            dist::dist_f16(isa, metric, query, v)
+        });
+    }
+}
+
+/// Candidates sit at random rows of a large store: asking for the rows a
+/// few candidates ahead overlaps their memory latency with the arithmetic.
+fn rerank<T>(
+    dim: usize,
+    vectors: &[T],
+    rows: &[u64],
+    labels: &[u64],
+    heap: &mut TopKHeap,
+    dist: impl Fn(&[T]) -> f32,
+) {
+    const AHEAD: usize = 8;
+    let row = |r: u64| &vectors[r as usize * dim..(r as usize + 1) * dim];
+    rows.iter().take(AHEAD).for_each(|&r| prefetch(row(r)));
+    for (i, (&r, &l)) in rows.iter().zip(labels).enumerate() {
+        if let Some(&next) = rows.get(i + AHEAD) {
+            prefetch(row(next));
+        }
+        heap.push(dist(row(r)), l);
+    }
+}
+
+/// Hints the processor to bring `data` into cache.
+#[inline]
+fn prefetch<T>(data: &[T]) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+    #[cfg(target_arch = "x86_64")]
+    {
+        let bytes = std::mem::size_of_val(data);
+        let p = data.as_ptr() as *const i8;
+        for off in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults; the address is inside `data`.
+            unsafe { std::arch::x86_64::_mm_prefetch(p.add(off), std::arch::x86_64::_MM_HINT_T0) };
         }
     }
 }

@@ -143,6 +143,11 @@ pub trait Backend: Send + Sync {
         heap: &mut TopKHeap,
     );
 
+    /// A hint that `data` will be read soon (a no-op where it means nothing).
+    fn prefetch(&self, data: &[u8]) {
+        let _ = data;
+    }
+
     /// Exact distances of `query` to every row of `vectors` (`labels.len()` rows),
     /// pushed into `heap` under `labels[i]`: the scan of an IVF-Flat list.
     fn scan_flat(
