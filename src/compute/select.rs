@@ -670,6 +670,11 @@ impl Backend for GpuRouted {
         );
     }
 
+    fn prefetch(&self, data: &[u8]) {
+        // Calls too small for the device run on the CPU, whose caches this warms.
+        CpuBackend.prefetch(data);
+    }
+
     fn rerank_f32(
         &self,
         metric: Metric,
