@@ -181,7 +181,7 @@ const BYTES: &str = "GB/s";
 fn product_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
     for (nq, nb, dim) in [
         (64, 4096 * s, 128),
-        (1000, 20000 * s, 128),
+        (500, 20000 * s, 128),
         (100, 10000 * s, 512),
     ] {
         let (q, base) = (rng.uniform_vec(nq * dim), rng.uniform_vec(nb * dim));
@@ -202,7 +202,7 @@ fn product_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
             |g| g.knn(Metric::InnerProduct, &q, &base, dim, 10).map(drop),
         );
     }
-    for (n, nc, dim) in [(20000 * s, 256, 128), (20000 * s, 4096, 128)] {
+    for (n, nc, dim) in [(20000 * s, 256, 128), (20000 * s, 1024, 128)] {
         let (x, c) = (rng.uniform_vec(n * dim), rng.uniform_vec(nc * dim));
         let (mut l, mut d) = (vec![0u32; n], vec![0f32; n]);
         let (mut gl, mut gd) = (l.clone(), d.clone());
