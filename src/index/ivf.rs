@@ -31,6 +31,8 @@ pub const DEFAULT_SEED: u64 = 0x00fa_cef1_d0ce_5eed;
 const ADD_CHUNK: usize = 1 << 16;
 /// Queries scanned list by list together (see `scan_batch`).
 const BATCH_CHUNK: usize = 128;
+/// k-means iterations of the coarse quantiser.
+pub const COARSE_ITERATIONS: usize = 10;
 /// Nearest lists each query of a batch scans before the sweep in list order.
 const SEED_LISTS: usize = 4;
 /// Queries whose coarse distances are computed together.
@@ -454,7 +456,18 @@ impl VectorIndex for IvfIndex {
 
     fn train(&mut self, data: &[f32], ctl: &JobControl) -> IndexResult<()> {
         let n = check::vectors(data, self.dim)?;
-        let params = KMeansParams::new(self.nlist, self.metric, self.seed);
+        if self.ntotal > 0 {
+            return Err(IndexError::Param(format!(
+                "the index holds {} vectors coded with its quantisers; build a new one to re-train",
+                self.ntotal
+            )));
+        }
+        // 10 iterations for the coarse quantiser, as FAISS's Level1Quantizer:
+        // IVF cells need not be precise, only balanced and local
+        let params = KMeansParams {
+            niter: COARSE_ITERATIONS,
+            ..KMeansParams::new(self.nlist, self.metric, self.seed)
+        };
         let centroids = kmeans::train(
             &*self.backend,
             data,
