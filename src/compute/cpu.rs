@@ -146,11 +146,12 @@ impl Backend for CpuBackend {
         lut: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
-        pq::scan_pq8(lut, m, codes, labels, bias, heap)
+        pq::scan_pq8(lut, m, &codes[..n * m], label0, bias, heap)
     }
 
     fn scan_pq4fs(
@@ -158,11 +159,16 @@ impl Backend for CpuBackend {
         lut: &QuantizedLut,
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
-        fastscan::scan(Isa::detect(), lut, m, codes, labels, bias, heap)
+        fastscan::scan(Isa::detect(), lut, m, codes, n, label0, bias, heap)
+    }
+
+    fn prefetch(&self, data: &[u8]) {
+        prefetch(data);
     }
 
     fn scan_flat(
@@ -170,35 +176,30 @@ impl Backend for CpuBackend {
         metric: Metric,
         query: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heap: &mut TopKHeap,
     ) {
         let isa = Isa::detect();
         let mut thr = heap.threshold();
-        for (row, &l) in vectors.chunks_exact(query.len()).zip(labels) {
+        for (i, row) in vectors.chunks_exact(query.len()).enumerate() {
             let d = dist::dist_f32(isa, metric, query, row);
             if d < thr {
-                heap.push(d, l);
+                heap.push(d, label0 + i as u64);
                 thr = heap.threshold();
             }
         }
-    }
-
-    fn prefetch(&self, data: &[u8]) {
-        prefetch(data);
     }
 
     fn rerank_f32(
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[f32],
-        rows: &[u64],
+        rows: &[&[f32]],
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
         let isa = Isa::detect();
-        rerank(query.len(), vectors, rows, labels, heap, |v| {
+        rerank(rows, labels, heap, |v| {
             dist::dist_f32(isa, metric, query, v)
         });
     }
@@ -207,13 +208,12 @@ impl Backend for CpuBackend {
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[f16],
-        rows: &[u64],
+        rows: &[&[f16]],
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
         let isa = Isa::detect();
-        rerank(query.len(), vectors, rows, labels, heap, |v| {
+        rerank(rows, labels, heap, |v| {
             dist::dist_f16(isa, metric, query, v)
         });
     }
@@ -221,22 +221,14 @@ impl Backend for CpuBackend {
 
 /// Candidates sit at random rows of a large store: asking for the rows a
 /// few candidates ahead overlaps their memory latency with the arithmetic.
-fn rerank<T>(
-    dim: usize,
-    vectors: &[T],
-    rows: &[u64],
-    labels: &[u64],
-    heap: &mut TopKHeap,
-    dist: impl Fn(&[T]) -> f32,
-) {
+fn rerank<T>(rows: &[&[T]], labels: &[u64], heap: &mut TopKHeap, dist: impl Fn(&[T]) -> f32) {
     const AHEAD: usize = 8;
-    let row = |r: u64| &vectors[r as usize * dim..(r as usize + 1) * dim];
-    rows.iter().take(AHEAD).for_each(|&r| prefetch(row(r)));
-    for (i, (&r, &l)) in rows.iter().zip(labels).enumerate() {
-        if let Some(&next) = rows.get(i + AHEAD) {
-            prefetch(row(next));
+    rows.iter().take(AHEAD).for_each(|r| prefetch(r));
+    for (i, (row, &l)) in rows.iter().zip(labels).enumerate() {
+        if let Some(next) = rows.get(i + AHEAD) {
+            prefetch(next);
         }
-        heap.push(dist(row(r)), l);
+        heap.push(dist(row), l);
     }
 }
 

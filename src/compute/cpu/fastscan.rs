@@ -6,12 +6,14 @@ use crate::compute::pq4::{self, BLOCK};
 use crate::compute::{QuantizedLut, TopKHeap};
 
 /// Scans `labels.len()` vectors packed in `codes` (see `compute::pq4`).
+#[allow(clippy::too_many_arguments)]
 pub fn scan(
     isa: Isa,
     lut: &QuantizedLut,
     m: usize,
     codes: &[u8],
-    labels: &[u64],
+    n: usize,
+    label0: u64,
     bias: f32,
     heap: &mut TopKHeap,
 ) {
@@ -19,26 +21,28 @@ pub fn scan(
         m.is_multiple_of(2) && m <= 256 && lut.table.len() == m * 16,
         "fast-scan needs an even m ≤ 256"
     );
-    assert!(codes.len() >= pq4::packed_len(labels.len(), m));
+    assert!(codes.len() >= pq4::packed_len(n, m));
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: detected at run time; table and code sizes were asserted above.
-        Isa::Avx512 => unsafe { x86::scan_avx512(lut, m, codes, labels, bias, heap) },
+        Isa::Avx512 => unsafe { x86::scan_avx512(lut, m, codes, n, label0, bias, heap) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Isa::Avx2 => unsafe { x86::scan_avx2(lut, m, codes, labels, bias, heap) },
-        _ => scan_with(lut, m, codes, labels, bias, heap, block_scalar),
+        Isa::Avx2 => unsafe { x86::scan_avx2(lut, m, codes, n, label0, bias, heap) },
+        _ => scan_with(lut, m, codes, n, label0, bias, heap, block_scalar),
     }
 }
 
 /// The scan loop around one block kernel; inlined into each instruction-set
 /// wrapper so that the kernel inlines too.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn scan_with(
     lut: &QuantizedLut,
     m: usize,
     codes: &[u8],
-    labels: &[u64],
+    n: usize,
+    label0: u64,
     bias: f32,
     heap: &mut TopKHeap,
     kernel: impl Fn(&[u8], usize, &[u8], u16, &mut [u16; BLOCK]) -> u32,
@@ -46,7 +50,8 @@ fn scan_with(
     let bb = pq4::block_bytes(m);
     let base = bias + lut.sum_min;
     let mut sums = [0u16; BLOCK];
-    for (b, block_labels) in labels.chunks(BLOCK).enumerate() {
+    for b in 0..n.div_ceil(BLOCK) {
+        let in_block = (n - b * BLOCK).min(BLOCK);
         let t = (heap.threshold() - base) / lut.inv_scale;
         if t < 0.0 {
             break; // thresholds only fall: nothing later in this list can enter
@@ -54,13 +59,16 @@ fn scan_with(
         let thr = if t >= 65535.0 { u16::MAX } else { t as u16 };
         let block = &codes[b * bb..(b + 1) * bb];
         let mut mask = kernel(&lut.table, m, block, thr, &mut sums);
-        if block_labels.len() < BLOCK {
-            mask &= (1u32 << block_labels.len()) - 1;
+        if in_block < BLOCK {
+            mask &= (1u32 << in_block) - 1;
         }
         while mask != 0 {
             let v = mask.trailing_zeros() as usize;
             mask &= mask - 1;
-            heap.push(base + sums[v] as f32 * lut.inv_scale, block_labels[v]);
+            heap.push(
+                base + sums[v] as f32 * lut.inv_scale,
+                label0 + (b * BLOCK + v) as u64,
+            );
         }
     }
 }
@@ -111,7 +119,8 @@ mod x86 {
         lut: &QuantizedLut,
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
@@ -120,7 +129,8 @@ mod x86 {
             lut,
             m,
             codes,
-            labels,
+            n,
+            label0,
             bias,
             heap,
             |t, m, b, thr, s| unsafe { block_avx512(t, m, b, thr, s) },
@@ -132,7 +142,8 @@ mod x86 {
         lut: &QuantizedLut,
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
@@ -141,7 +152,8 @@ mod x86 {
             lut,
             m,
             codes,
-            labels,
+            n,
+            label0,
             bias,
             heap,
             |t, m, b, thr, s| unsafe { block_avx2(t, m, b, thr, s) },
@@ -317,12 +329,11 @@ mod tests {
                     c,
                 );
             }
-            let labels: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
             let bias = 0.25;
             let mut want: Vec<(f32, u64)> = codes
                 .iter()
-                .zip(&labels)
-                .map(|(c, &l)| {
+                .zip(7u64..)
+                .map(|(c, l)| {
                     let s: u32 = c
                         .iter()
                         .enumerate()
@@ -335,7 +346,7 @@ mod tests {
             want.truncate(k);
             for isa in Isa::available() {
                 let mut heap = TopKHeap::new(k);
-                scan(isa, &q, m, &packed, &labels, bias, &mut heap);
+                scan(isa, &q, m, &packed, n, 7, bias, &mut heap);
                 let got = heap.into_sorted();
                 let d = |v: &[(f32, u64)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
                 assert_eq!(d(&got), d(&want), "{isa:?} m={m} n={n}");

@@ -29,17 +29,10 @@ pub fn lut(
 /// Distance of each `m`-byte code = `bias + Σ_j lut[j * 256 + code_j]`.
 /// Table look-ups by byte do not vectorise well without gathers; four
 /// independent sums keep the loads in flight.
-pub fn scan_pq8(
-    lut: &[f32],
-    m: usize,
-    codes: &[u8],
-    labels: &[u64],
-    bias: f32,
-    heap: &mut TopKHeap,
-) {
-    assert!(lut.len() == m * 256 && codes.len() >= labels.len() * m);
+pub fn scan_pq8(lut: &[f32], m: usize, codes: &[u8], label0: u64, bias: f32, heap: &mut TopKHeap) {
+    assert!(lut.len() == m * 256);
     let mut thr = heap.threshold();
-    for (code, &label) in codes.chunks_exact(m).zip(labels) {
+    for (i, code) in codes.chunks_exact(m).enumerate() {
         let mut s = [0f32; 4];
         let mut j = 0;
         while j + 4 <= m {
@@ -51,7 +44,7 @@ pub fn scan_pq8(
         let tail: f32 = (j..m).map(|t| lut[t * 256 + code[t] as usize]).sum();
         let d = bias + (s[0] + s[1]) + (s[2] + s[3]) + tail;
         if d < thr {
-            heap.push(d, label);
+            heap.push(d, label0 + i as u64);
             thr = heap.threshold();
         }
     }
@@ -68,13 +61,12 @@ mod tests {
         let (m, n, k) = (7, 500, 20);
         let lut: Vec<f32> = (0..m * 256).map(|_| rng.normal()).collect();
         let codes: Vec<u8> = (0..n * m).map(|_| rng.below(256) as u8).collect();
-        let labels: Vec<u64> = (0..n as u64).collect();
         let mut heap = TopKHeap::new(k);
-        scan_pq8(&lut, m, &codes, &labels, -1.0, &mut heap);
+        scan_pq8(&lut, m, &codes, 100, -1.0, &mut heap);
         let mut want: Vec<(f64, u64)> = codes
             .chunks_exact(m)
-            .zip(&labels)
-            .map(|(c, &l)| {
+            .zip(100u64..)
+            .map(|(c, l)| {
                 (
                     -1.0 + c
                         .iter()
