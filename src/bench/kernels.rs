@@ -251,7 +251,6 @@ fn scan_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
     for (nq, n, m) in [(1, 100000 * s, 64), (16, 100000 * s, 64)] {
         let luts = rng.uniform_vec(nq * m * 256);
         let codes: Vec<u8> = (0..n * m).map(|_| rng.below(256) as u8).collect();
-        let labels: Vec<u64> = (0..n as u64).collect();
         let biases = vec![0f32; nq];
         b.run(
             (
@@ -265,7 +264,7 @@ fn scan_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
                     &luts,
                     m,
                     &codes,
-                    &labels,
+                    (n, 0),
                     &biases,
                     &mut vec![TopKHeap::new(k); nq],
                 )
@@ -275,7 +274,7 @@ fn scan_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
                     &luts,
                     m,
                     &codes,
-                    &labels,
+                    (n, 0),
                     &biases,
                     &mut vec![TopKHeap::new(k); nq],
                 )
@@ -288,7 +287,6 @@ fn scan_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
         let luts: Vec<QuantizedLut> = (0..nq)
             .map(|_| pq4::quantize_lut(&rng.uniform_vec(m * 16), m))
             .collect();
-        let labels: Vec<u64> = (0..n as u64).collect();
         let biases = vec![0f32; nq];
         b.run(
             (
@@ -302,7 +300,7 @@ fn scan_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
                     &luts,
                     m,
                     &packed,
-                    &labels,
+                    (n, 0),
                     &biases,
                     &mut vec![TopKHeap::new(k); nq],
                 )
@@ -312,7 +310,7 @@ fn scan_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
                     &luts,
                     m,
                     &packed,
-                    &labels,
+                    (n, 0),
                     &biases,
                     &mut vec![TopKHeap::new(k); nq],
                 )
@@ -323,11 +321,25 @@ fn scan_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
     let q = rng.uniform_vec(nq * dim);
     let vectors = rng.uniform_vec(stored * dim);
     let halves: Vec<f16> = vectors.iter().map(|&v| f16::from_f32(v)).collect();
-    let rows: Vec<u64> = (0..nq * per).map(|_| rng.below(stored) as u64).collect();
+    let picks: Vec<usize> = (0..nq * per).map(|_| rng.below(stored)).collect();
+    let labels: Vec<u64> = picks.iter().map(|&r| r as u64).collect();
     let offsets: Vec<usize> = (0..=nq).map(|i| i * per).collect();
-    let cands = Candidates {
-        rows: &rows,
-        labels: &rows,
+    let rows32: Vec<&[f32]> = picks
+        .iter()
+        .map(|&r| &vectors[r * dim..(r + 1) * dim])
+        .collect();
+    let rows16: Vec<&[f16]> = picks
+        .iter()
+        .map(|&r| &halves[r * dim..(r + 1) * dim])
+        .collect();
+    let cands32 = Candidates {
+        rows: &rows32,
+        labels: &labels,
+        offsets: &offsets,
+    };
+    let cands16 = Candidates {
+        rows: &rows16,
+        labels: &labels,
         offsets: &offsets,
     };
     let size = format!("{nq} queries x {per} candidates, d {dim}");
@@ -339,13 +351,13 @@ fn scan_rows(b: &mut Bench<'_>, rng: &mut Rng, s: usize) {
             BYTES,
             (nq * per * dim * 4) as f64,
         ),
-        || CpuBackend.rerank_f32_batch(Metric::L2, &q, &vectors, cands, &mut heaps()),
-        |g| g.rerank_f32_batch(Metric::L2, &q, &vectors, cands, &mut heaps()),
+        || CpuBackend.rerank_f32_batch(Metric::L2, &q, cands32, &mut heaps()),
+        |g| g.rerank_f32_batch(Metric::L2, &q, cands32, &mut heaps()),
     );
     b.run(
         ("rerank_f16", size, BYTES, (nq * per * dim * 2) as f64),
-        || CpuBackend.rerank_f16_batch(Metric::L2, &q, &halves, cands, &mut heaps()),
-        |g| g.rerank_f16_batch(Metric::L2, &q, &halves, cands, &mut heaps()),
+        || CpuBackend.rerank_f16_batch(Metric::L2, &q, cands16, &mut heaps()),
+        |g| g.rerank_f16_batch(Metric::L2, &q, cands16, &mut heaps()),
     );
 }
 

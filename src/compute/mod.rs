@@ -64,13 +64,29 @@ pub struct QuantizedLut {
 }
 
 /// The candidates of a batch of queries for re-ranking: query `q` owns
-/// `rows[offsets[q]..offsets[q + 1]]` (row numbers into the stored vectors) and the
-/// same range of `labels`.
-#[derive(Clone, Copy, Debug)]
-pub struct Candidates<'a> {
-    pub rows: &'a [u64],
+/// `rows[offsets[q]..offsets[q + 1]]` (the candidates' stored vectors) and the same
+/// range of `labels`.
+#[derive(Debug)]
+pub struct Candidates<'a, T> {
+    pub rows: &'a [&'a [T]],
     pub labels: &'a [u64],
     pub offsets: &'a [usize],
+}
+
+// Derived `Clone`/`Copy` would demand `T: Copy`; the fields are references.
+impl<T> Clone for Candidates<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Candidates<'_, T> {}
+
+impl<'a, T> Candidates<'a, T> {
+    /// The rows and labels of query `q`.
+    pub fn of(&self, q: usize) -> (&'a [&'a [T]], &'a [u64]) {
+        let r = self.offsets[q]..self.offsets[q + 1];
+        (&self.rows[r.clone()], &self.labels[r])
+    }
 }
 
 /// The numeric work of the index engine. The CPU backend (`cpu::CpuBackend`)
@@ -206,20 +222,20 @@ pub trait Backend: Send + Sync {
         }
     }
 
-    /// `scan_pq8` of one list for several queries: `luts` is `nq × m × 256`, one bias
-    /// and one heap per query.
+    /// `scan_pq8` of one list (`n` codes labelled from `label0`) for several queries:
+    /// `luts` is `nq × m × 256`, one bias and one heap per query.
     fn scan_pq8_batch(
         &self,
         luts: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        (n, label0): (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) {
         let tables = luts.chunks_exact((m * 256).max(1));
         for ((lut, &bias), heap) in tables.zip(biases).zip(heaps) {
-            self.scan_pq8(lut, m, codes, labels, bias, heap);
+            self.scan_pq8(lut, m, codes, n, label0, bias, heap);
         }
     }
 
@@ -229,12 +245,12 @@ pub trait Backend: Send + Sync {
         luts: &[QuantizedLut],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        (n, label0): (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) {
         for ((lut, &bias), heap) in luts.iter().zip(biases).zip(heaps) {
-            self.scan_pq4fs(lut, m, codes, labels, bias, heap);
+            self.scan_pq4fs(lut, m, codes, n, label0, bias, heap);
         }
     }
 
@@ -244,12 +260,12 @@ pub trait Backend: Send + Sync {
         metric: Metric,
         queries: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heaps: &mut [TopKHeap],
     ) {
         let dim = queries.len() / heaps.len().max(1);
         for (q, heap) in queries.chunks_exact(dim.max(1)).zip(heaps) {
-            self.scan_flat(metric, q, vectors, labels, heap);
+            self.scan_flat(metric, q, vectors, label0, heap);
         }
     }
 
@@ -258,22 +274,13 @@ pub trait Backend: Send + Sync {
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[f32],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, f32>,
         heaps: &mut [TopKHeap],
     ) {
         let dim = queries.len() / heaps.len().max(1);
         for (q, heap) in heaps.iter_mut().enumerate() {
-            let r = cands.offsets[q]..cands.offsets[q + 1];
-            let query = &queries[q * dim..(q + 1) * dim];
-            self.rerank_f32(
-                metric,
-                query,
-                vectors,
-                &cands.rows[r.clone()],
-                &cands.labels[r],
-                heap,
-            );
+            let (rows, labels) = cands.of(q);
+            self.rerank_f32(metric, &queries[q * dim..(q + 1) * dim], rows, labels, heap);
         }
     }
 
@@ -282,22 +289,13 @@ pub trait Backend: Send + Sync {
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[half::f16],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, half::f16>,
         heaps: &mut [TopKHeap],
     ) {
         let dim = queries.len() / heaps.len().max(1);
         for (q, heap) in heaps.iter_mut().enumerate() {
-            let r = cands.offsets[q]..cands.offsets[q + 1];
-            let query = &queries[q * dim..(q + 1) * dim];
-            self.rerank_f16(
-                metric,
-                query,
-                vectors,
-                &cands.rows[r.clone()],
-                &cands.labels[r],
-                heap,
-            );
+            let (rows, labels) = cands.of(q);
+            self.rerank_f16(metric, &queries[q * dim..(q + 1) * dim], rows, labels, heap);
         }
     }
 }

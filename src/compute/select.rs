@@ -298,7 +298,6 @@ impl Crossover {
         let (nq, n, m) = (16, 32768, 64);
         let luts = rng.uniform_vec(nq * m * 256);
         let codes: Vec<u8> = (0..n * m).map(|_| rng.below(256) as u8).collect();
-        let labels: Vec<u64> = (0..n as u64).collect();
         let biases = vec![0.0; nq];
         let bytes = (nq * n * m) as f64;
         let mut heaps = vec![TopKHeap::new(k); nq];
@@ -307,7 +306,7 @@ impl Crossover {
                 &luts[..m * 256],
                 m,
                 &codes[..64 * m],
-                &labels[..64],
+                (64, 0),
                 &biases[..1],
                 &mut heaps[..1],
             )
@@ -318,7 +317,7 @@ impl Crossover {
                 &luts,
                 m,
                 &codes,
-                &labels,
+                (n, 0),
                 &biases,
                 &mut vec![TopKHeap::new(k); nq],
             )
@@ -330,7 +329,8 @@ impl Crossover {
                     &luts[qi * m * 256..(qi + 1) * m * 256],
                     m,
                     &codes,
-                    &labels,
+                    n,
+                    0,
                     0.0,
                     heap,
                 );
@@ -573,11 +573,13 @@ impl Backend for GpuRouted {
         lut: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
-        self.scan_pq8_batch(lut, m, codes, labels, &[bias], std::slice::from_mut(heap));
+        let heaps = std::slice::from_mut(heap);
+        self.scan_pq8_batch(lut, m, codes, (n, label0), &[bias], heaps);
     }
 
     fn scan_pq8_batch(
@@ -585,17 +587,17 @@ impl Backend for GpuRouted {
         luts: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        list: (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) {
-        let work = Work::Scan((heaps.len() * labels.len() * m) as f64);
+        let work = Work::Scan((heaps.len() * list.0 * m) as f64);
         self.on_heaps(
             "scan_pq8",
             work,
             heaps,
-            |g, h| g.scan_pq8_batch(luts, m, codes, labels, biases, h),
-            |h| CpuBackend.scan_pq8_batch(luts, m, codes, labels, biases, h),
+            |g, h| g.scan_pq8_batch(luts, m, codes, list, biases, h),
+            |h| CpuBackend.scan_pq8_batch(luts, m, codes, list, biases, h),
         );
     }
 
@@ -604,18 +606,13 @@ impl Backend for GpuRouted {
         lut: &QuantizedLut,
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
-        self.scan_pq4fs_batch(
-            std::slice::from_ref(lut),
-            m,
-            codes,
-            labels,
-            &[bias],
-            std::slice::from_mut(heap),
-        );
+        let (luts, heaps) = (std::slice::from_ref(lut), std::slice::from_mut(heap));
+        self.scan_pq4fs_batch(luts, m, codes, (n, label0), &[bias], heaps);
     }
 
     fn scan_pq4fs_batch(
@@ -623,50 +620,17 @@ impl Backend for GpuRouted {
         luts: &[QuantizedLut],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        list: (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) {
-        let work = Work::Scan((heaps.len() * labels.len() * m / 2) as f64);
+        let work = Work::Scan((heaps.len() * list.0 * m / 2) as f64);
         self.on_heaps(
             "scan_pq4fs",
             work,
             heaps,
-            |g, h| g.scan_pq4fs_batch(luts, m, codes, labels, biases, h),
-            |h| CpuBackend.scan_pq4fs_batch(luts, m, codes, labels, biases, h),
-        );
-    }
-
-    fn scan_flat(
-        &self,
-        metric: Metric,
-        query: &[f32],
-        vectors: &[f32],
-        labels: &[u64],
-        heap: &mut TopKHeap,
-    ) {
-        self.scan_flat_batch(metric, query, vectors, labels, std::slice::from_mut(heap));
-    }
-
-    fn scan_flat_batch(
-        &self,
-        metric: Metric,
-        queries: &[f32],
-        vectors: &[f32],
-        labels: &[u64],
-        heaps: &mut [TopKHeap],
-    ) {
-        let work = flops(
-            heaps.len(),
-            labels.len(),
-            queries.len() / heaps.len().max(1),
-        );
-        self.on_heaps(
-            "scan_flat",
-            work,
-            heaps,
-            |g, h| g.scan_flat_batch(metric, queries, vectors, labels, h),
-            |h| CpuBackend.scan_flat_batch(metric, queries, vectors, labels, h),
+            |g, h| g.scan_pq4fs_batch(luts, m, codes, list, biases, h),
+            |h| CpuBackend.scan_pq4fs_batch(luts, m, codes, list, biases, h),
         );
     }
 
@@ -675,12 +639,41 @@ impl Backend for GpuRouted {
         CpuBackend.prefetch(data);
     }
 
-    fn rerank_f32(
+    fn scan_flat(
         &self,
         metric: Metric,
         query: &[f32],
         vectors: &[f32],
-        rows: &[u64],
+        label0: u64,
+        heap: &mut TopKHeap,
+    ) {
+        self.scan_flat_batch(metric, query, vectors, label0, std::slice::from_mut(heap));
+    }
+
+    fn scan_flat_batch(
+        &self,
+        metric: Metric,
+        queries: &[f32],
+        vectors: &[f32],
+        label0: u64,
+        heaps: &mut [TopKHeap],
+    ) {
+        let dim = queries.len() / heaps.len().max(1);
+        let work = flops(heaps.len(), vectors.len() / dim.max(1), dim);
+        self.on_heaps(
+            "scan_flat",
+            work,
+            heaps,
+            |g, h| g.scan_flat_batch(metric, queries, vectors, label0, h),
+            |h| CpuBackend.scan_flat_batch(metric, queries, vectors, label0, h),
+        );
+    }
+
+    fn rerank_f32(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        rows: &[&[f32]],
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
@@ -689,25 +682,23 @@ impl Backend for GpuRouted {
             labels,
             offsets: &[0, rows.len()],
         };
-        self.rerank_f32_batch(metric, query, vectors, cands, std::slice::from_mut(heap));
+        self.rerank_f32_batch(metric, query, cands, std::slice::from_mut(heap));
     }
 
     fn rerank_f32_batch(
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[f32],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, f32>,
         heaps: &mut [TopKHeap],
     ) {
-        let dim = queries.len() / heaps.len().max(1);
-        let work = Work::Scan((cands.rows.len() * dim * 4) as f64);
+        let work = Work::Scan((cands.rows.len() * queries.len() / heaps.len().max(1) * 4) as f64);
         self.on_heaps(
             "rerank_f32",
             work,
             heaps,
-            |g, h| g.rerank_f32_batch(metric, queries, vectors, cands, h),
-            |h| CpuBackend.rerank_f32_batch(metric, queries, vectors, cands, h),
+            |g, h| g.rerank_f32_batch(metric, queries, cands, h),
+            |h| CpuBackend.rerank_f32_batch(metric, queries, cands, h),
         );
     }
 
@@ -715,8 +706,7 @@ impl Backend for GpuRouted {
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[f16],
-        rows: &[u64],
+        rows: &[&[f16]],
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
@@ -725,25 +715,23 @@ impl Backend for GpuRouted {
             labels,
             offsets: &[0, rows.len()],
         };
-        self.rerank_f16_batch(metric, query, vectors, cands, std::slice::from_mut(heap));
+        self.rerank_f16_batch(metric, query, cands, std::slice::from_mut(heap));
     }
 
     fn rerank_f16_batch(
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[f16],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, f16>,
         heaps: &mut [TopKHeap],
     ) {
-        let dim = queries.len() / heaps.len().max(1);
-        let work = Work::Scan((cands.rows.len() * dim * 2) as f64);
+        let work = Work::Scan((cands.rows.len() * queries.len() / heaps.len().max(1) * 2) as f64);
         self.on_heaps(
             "rerank_f16",
             work,
             heaps,
-            |g, h| g.rerank_f16_batch(metric, queries, vectors, cands, h),
-            |h| CpuBackend.rerank_f16_batch(metric, queries, vectors, cands, h),
+            |g, h| g.rerank_f16_batch(metric, queries, cands, h),
+            |h| CpuBackend.rerank_f16_batch(metric, queries, cands, h),
         );
     }
 }

@@ -194,27 +194,27 @@ impl GpuBackend {
 
 impl GpuBackend {
     /// `Backend::scan_flat` of one list for a batch of queries: exact search of the
-    /// list's rows, whose best `k` per query enter the heaps under `labels`.
+    /// list's rows, whose best `k` per query enter the heaps labelled from `label0`.
     pub fn scan_flat_batch(
         &self,
         metric: Metric,
         queries: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heaps: &mut [TopKHeap],
     ) -> Result<(), GpuError> {
         let k = common_k(heaps)?;
-        if heaps.is_empty() || labels.is_empty() || k == 0 {
+        if heaps.is_empty() || vectors.is_empty() || k == 0 {
             return Ok(());
         }
         let dim = queries.len() / heaps.len();
-        let found = self.knn(metric, queries, &vectors[..labels.len() * dim], dim, k)?;
+        let found = self.knn(metric, queries, vectors, dim, k)?;
         for (q, heap) in heaps.iter_mut().enumerate() {
             let best = found.scores[q * k..(q + 1) * k]
                 .iter()
                 .zip(&found.rows[q * k..(q + 1) * k]);
             for (&score, &row) in best.filter(|(_, row)| **row != NO_ROW) {
-                heap.push(metric.to_dist(score), labels[row as usize]);
+                heap.push(metric.to_dist(score), label0 + u64::from(row));
             }
         }
         Ok(())

@@ -16,7 +16,7 @@ impl GpuBackend {
         luts: &[QuantizedLut],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        list: (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) -> Result<(), GpuError> {
@@ -47,6 +47,6 @@ impl GpuBackend {
             },
             table_bytes: m * 16,
         };
-        self.scan_list(&scan, labels, heaps)
+        self.scan_list(&scan, list, heaps)
     }
 }

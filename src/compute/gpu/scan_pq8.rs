@@ -50,15 +50,16 @@ pub(super) fn common_k(heaps: &[TopKHeap]) -> Result<usize, GpuError> {
 }
 
 impl GpuBackend {
-    /// Runs `scan` over the list for every query of the batch, in chunks that fit the
-    /// bindings, and pushes each query's device top-k into its heap under `labels`.
+    /// Runs `scan` over the list (`n` vectors labelled from `label0`) for every query of
+    /// the batch, in chunks that fit the bindings, and pushes each query's device top-k
+    /// into its heap.
     pub(super) fn scan_list(
         &self,
         scan: &ListScan<'_>,
-        labels: &[u64],
+        (n, label0): (usize, u64),
         heaps: &mut [TopKHeap],
     ) -> Result<(), GpuError> {
-        let (nq, n) = (heaps.len(), labels.len());
+        let nq = heaps.len();
         let k = common_k(heaps)?;
         if nq == 0 || n == 0 || k == 0 || scan.m == 0 {
             return Ok(());
@@ -121,7 +122,7 @@ impl GpuBackend {
                     let best = select_topk::run(gpu, bufs, encoder, &out, sel)?;
                     for (heap, row) in heaps[q0..q0 + qn].iter_mut().zip(best) {
                         for (d, i) in row {
-                            heap.push(d, labels[v0 + i as usize]);
+                            heap.push(d, label0 + (v0 + i as usize) as u64);
                         }
                     }
                 }
@@ -137,7 +138,7 @@ impl GpuBackend {
         luts: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        list: (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) -> Result<(), GpuError> {
@@ -155,6 +156,6 @@ impl GpuBackend {
             codes: &|v0, v1| &codes[v0 * m..v1 * m],
             table_bytes: table * 4,
         };
-        self.scan_list(&scan, labels, heaps)
+        self.scan_list(&scan, list, heaps)
     }
 }
