@@ -65,9 +65,14 @@ fn finish(li: u32, c: u32, acc: f32) {
     }
 }
 
+// The candidate this invocation's lane group takes (16 lanes to a candidate).
+fn candidate(li: u32, wid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return (wid.y * groups.x + wid.x) * 16u + li / 16u;
+}
+
 @compute @workgroup_size(256)
 fn rerank_f32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let c = (wid.y * groups.x + wid.x) * 16u + li / 16u;
+    let c = candidate(li, wid, groups);
     var acc = 0.0;
     if (c < p.count) {
         acc = lane_sum_f32(c, li % 16u);
@@ -77,7 +82,7 @@ fn rerank_f32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
 
 @compute @workgroup_size(256)
 fn rerank_f16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let c = (wid.y * groups.x + wid.x) * 16u + li / 16u;
+    let c = candidate(li, wid, groups);
     var acc = 0.0;
     if (c < p.count) {
         acc = lane_sum_f16(c, li % 16u);

@@ -14,6 +14,11 @@ struct Cli {
     /// Where the library's catalog, index and settings live (default: the platform's data dir).
     #[arg(long, global = true, env = "FACEFIND_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the numeric kernels run: auto (a hardware GPU where it is measured to win,
+    /// else the CPU), gpu (any adapter, software ones included) or cpu. Default: the
+    /// FACEFIND_BACKEND environment variable, else auto.
+    #[arg(long, global = true, value_name = "auto|gpu|cpu")]
+    backend: Option<facefind::compute::select::BackendChoice>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -70,13 +75,8 @@ enum Command {
     },
 }
 
-fn config() -> anyhow::Result<facefind::config::Config> {
-    Ok(facefind::config::Config::load(
-        &facefind::config::data_dir()?,
-    )?)
-}
-
 fn run(cli: Cli) -> anyhow::Result<()> {
+    facefind::compute::select::request(cli.backend)?;
     let data_dir = || facefind::cli::resolve_data_dir(cli.data_dir.as_deref());
     match cli.command {
         None => {
@@ -89,7 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             embedding,
             crops,
-        }) => faces(&photos, json, embedding, crops.as_deref()),
+        }) => facefind::cli::faces::faces(&data_dir()?, &photos, json, embedding, crops.as_deref()),
         Some(Command::Index { dirs, json }) => {
             facefind::cli::library::index(&data_dir()?, &dirs, json)
         }
@@ -110,61 +110,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             facefind::cli::search::search(&data_dir()?, &args)
         }
-        Some(Command::Doctor) => {
-            let config = config()?;
-            let mut ok = true;
-            for (what, state) in facefind::faces::models::doctor(&config.faces) {
-                match state {
-                    Ok(detail) => println!("ok    {what}: {detail}"),
-                    Err(problem) => {
-                        ok = false;
-                        println!("FAIL  {what}: {problem}");
-                    }
-                }
-            }
-            anyhow::ensure!(ok, "some checks failed");
-            Ok(())
-        }
+        Some(Command::Doctor) => facefind::cli::doctor::doctor(&data_dir()?),
     }
-}
-
-fn faces(
-    photos: &[PathBuf],
-    json: bool,
-    embedding: bool,
-    crops: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
-    use facefind::faces::{FacePipeline, report::PhotoReport, write_crop};
-    let mut pipeline = FacePipeline::new(&config()?)?;
-    if let Some(dir) = crops {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-    }
-    let mut failed = 0;
-    for (n, path) in photos.iter().enumerate() {
-        let result = pipeline.process_file(path);
-        if let (Some(dir), Ok(found)) = (crops, &result) {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            for (i, face) in found.iter().enumerate() {
-                write_crop(&dir.join(format!("{n:04}-{stem}-{i}.png")), face)?;
-            }
-        }
-        failed += usize::from(result.is_err());
-        let report = PhotoReport::new(path, &result, embedding);
-        if json {
-            println!("{}", serde_json::to_string(&report)?);
-        } else {
-            print!("{}", report.text());
-        }
-    }
-    anyhow::ensure!(
-        failed == 0,
-        "{failed} of {} photo(s) could not be read",
-        photos.len()
-    );
-    Ok(())
 }
 
 fn main() -> ExitCode {

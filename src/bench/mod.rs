@@ -4,6 +4,7 @@
 
 pub mod ann;
 pub mod data;
+pub mod kernels;
 pub mod rss;
 pub mod stats;
 pub mod synth;
@@ -63,6 +64,8 @@ pub enum BenchCommand {
     Gt(synth::GtArgs),
     /// Build an index spec on a data set and measure recall, speed and memory.
     Ann(ann::AnnArgs),
+    /// Every compute kernel on the CPU and the GPU, beside the machine's measured limits.
+    Kernels(kernels::KernelsArgs),
 }
 
 pub fn run(command: BenchCommand) -> BenchResult<()> {
@@ -70,5 +73,8 @@ pub fn run(command: BenchCommand) -> BenchResult<()> {
         BenchCommand::Gen(args) => synth::run(&args),
         BenchCommand::Gt(args) => synth::run_gt(&args),
         BenchCommand::Ann(args) => ann::run(&args),
+        BenchCommand::Kernels(args) => {
+            kernels::run(&args).map_err(|e| BenchError::io(Path::new("bench kernels"), e))
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The library commands of the CLI (`index`, `status`, `search`): each opens
 //! the data dir, does its work through the library, and prints a readable
 //! table or, with `--json`, one JSON document.
+pub mod doctor;
+pub mod faces;
 pub mod library;
 pub mod search;
 

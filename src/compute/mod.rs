@@ -64,13 +64,29 @@ pub struct QuantizedLut {
 }
 
 /// The candidates of a batch of queries for re-ranking: query `q` owns
-/// `rows[offsets[q]..offsets[q + 1]]` (row numbers into the stored vectors) and the
-/// same range of `labels`.
-#[derive(Clone, Copy, Debug)]
-pub struct Candidates<'a> {
-    pub rows: &'a [u64],
+/// `rows[offsets[q]..offsets[q + 1]]` (the candidates' stored vectors) and the same
+/// range of `labels`.
+#[derive(Debug)]
+pub struct Candidates<'a, T> {
+    pub rows: &'a [&'a [T]],
     pub labels: &'a [u64],
     pub offsets: &'a [usize],
+}
+
+// Derived `Clone`/`Copy` would demand `T: Copy`; the fields are references.
+impl<T> Clone for Candidates<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Candidates<'_, T> {}
+
+impl<'a, T> Candidates<'a, T> {
+    /// The rows and labels of query `q`.
+    pub fn of(&self, q: usize) -> (&'a [&'a [T]], &'a [u64]) {
+        let r = self.offsets[q]..self.offsets[q + 1];
+        (&self.rows[r.clone()], &self.labels[r])
+    }
 }
 
 /// The numeric work of the index engine. The CPU backend (`cpu::CpuBackend`)
@@ -119,60 +135,68 @@ pub trait Backend: Send + Sync {
         out: &mut [f32],
     );
 
-    /// Scans 8-bit PQ codes (`n × m` bytes): distance = `bias + Σ_j lut[j * 256 + code_j]`,
-    /// pushed into `heap` under `labels[i]`.
+    /// Scans `n` 8-bit PQ codes (`n × m` bytes): distance of code `i` =
+    /// `bias + Σ_j lut[j * 256 + code_j]`, pushed into `heap` under `label0 + i`.
+    #[allow(clippy::too_many_arguments)]
     fn scan_pq8(
         &self,
         lut: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     );
 
-    /// Scans 4-bit PQ codes packed for fast-scan (see `cpu::fastscan`) with a
-    /// quantised table: distance = `bias + lut.sum_min + lut.inv_scale * Σ table`.
+    /// Scans `n` 4-bit PQ codes packed for fast-scan (see `pq4`) with a
+    /// quantised table: distance = `bias + lut.sum_min + lut.inv_scale * Σ table`,
+    /// pushed under `label0 + i`.
+    #[allow(clippy::too_many_arguments)]
     fn scan_pq4fs(
         &self,
         lut: &QuantizedLut,
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     );
 
-    /// Exact distances of `query` to every row of `vectors` (`labels.len()` rows),
-    /// pushed into `heap` under `labels[i]`: the scan of an IVF-Flat list.
+    /// A hint that `data` will be read soon (a no-op where it means nothing).
+    fn prefetch(&self, data: &[u8]) {
+        let _ = data;
+    }
+
+    /// Exact distances of `query` to every row of `vectors`, pushed into
+    /// `heap` under `label0 + row`: the scan of an IVF-Flat list.
     fn scan_flat(
         &self,
         metric: Metric,
         query: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heap: &mut TopKHeap,
     );
 
-    /// Exact distances of `query` to the full-precision rows `vectors[row]`
-    /// (each row of `dim` values) of the candidates, pushed into `heap` under `labels[i]`.
+    /// Exact distances of `query` to the candidate vectors `rows[i]`, pushed
+    /// into `heap` under `labels[i]`: the re-ranking stage.
     fn rerank_f32(
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[f32],
-        rows: &[u64],
+        rows: &[&[f32]],
         labels: &[u64],
         heap: &mut TopKHeap,
     );
 
-    /// As `rerank_f32` with rows stored in half precision.
+    /// As `rerank_f32` with the vectors stored in half precision.
     fn rerank_f16(
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[half::f16],
-        rows: &[u64],
+        rows: &[&[half::f16]],
         labels: &[u64],
         heap: &mut TopKHeap,
     );
@@ -198,20 +222,20 @@ pub trait Backend: Send + Sync {
         }
     }
 
-    /// `scan_pq8` of one list for several queries: `luts` is `nq × m × 256`, one bias
-    /// and one heap per query.
+    /// `scan_pq8` of one list (`n` codes labelled from `label0`) for several queries:
+    /// `luts` is `nq × m × 256`, one bias and one heap per query.
     fn scan_pq8_batch(
         &self,
         luts: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        (n, label0): (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) {
         let tables = luts.chunks_exact((m * 256).max(1));
         for ((lut, &bias), heap) in tables.zip(biases).zip(heaps) {
-            self.scan_pq8(lut, m, codes, labels, bias, heap);
+            self.scan_pq8(lut, m, codes, n, label0, bias, heap);
         }
     }
 
@@ -221,12 +245,12 @@ pub trait Backend: Send + Sync {
         luts: &[QuantizedLut],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        (n, label0): (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) {
         for ((lut, &bias), heap) in luts.iter().zip(biases).zip(heaps) {
-            self.scan_pq4fs(lut, m, codes, labels, bias, heap);
+            self.scan_pq4fs(lut, m, codes, n, label0, bias, heap);
         }
     }
 
@@ -236,12 +260,12 @@ pub trait Backend: Send + Sync {
         metric: Metric,
         queries: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heaps: &mut [TopKHeap],
     ) {
         let dim = queries.len() / heaps.len().max(1);
         for (q, heap) in queries.chunks_exact(dim.max(1)).zip(heaps) {
-            self.scan_flat(metric, q, vectors, labels, heap);
+            self.scan_flat(metric, q, vectors, label0, heap);
         }
     }
 
@@ -250,22 +274,13 @@ pub trait Backend: Send + Sync {
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[f32],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, f32>,
         heaps: &mut [TopKHeap],
     ) {
         let dim = queries.len() / heaps.len().max(1);
         for (q, heap) in heaps.iter_mut().enumerate() {
-            let r = cands.offsets[q]..cands.offsets[q + 1];
-            let query = &queries[q * dim..(q + 1) * dim];
-            self.rerank_f32(
-                metric,
-                query,
-                vectors,
-                &cands.rows[r.clone()],
-                &cands.labels[r],
-                heap,
-            );
+            let (rows, labels) = cands.of(q);
+            self.rerank_f32(metric, &queries[q * dim..(q + 1) * dim], rows, labels, heap);
         }
     }
 
@@ -274,22 +289,13 @@ pub trait Backend: Send + Sync {
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[half::f16],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, half::f16>,
         heaps: &mut [TopKHeap],
     ) {
         let dim = queries.len() / heaps.len().max(1);
         for (q, heap) in heaps.iter_mut().enumerate() {
-            let r = cands.offsets[q]..cands.offsets[q + 1];
-            let query = &queries[q * dim..(q + 1) * dim];
-            self.rerank_f16(
-                metric,
-                query,
-                vectors,
-                &cands.rows[r.clone()],
-                &cands.labels[r],
-                heap,
-            );
+            let (rows, labels) = cands.of(q);
+            self.rerank_f16(metric, &queries[q * dim..(q + 1) * dim], rows, labels, heap);
         }
     }
 }

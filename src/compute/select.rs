@@ -20,7 +20,7 @@ use std::time::Instant;
 use half::f16;
 
 use super::cpu::CpuBackend;
-use super::gpu::{GpuBackend, GpuError, GpuOptions};
+use super::gpu::{Gpu, GpuBackend, GpuError, GpuOptions};
 use super::rng::Rng;
 use super::{Backend, Candidates, Metric, Neighbours, QuantizedLut, TopKHeap};
 
@@ -104,55 +104,97 @@ pub fn global() -> &'static Selection {
             })
         });
         let selection = open(choice);
-        eprintln!("facefind: compute: {}", selection.note);
+        // `auto` stays quiet (`doctor` shows its choice); an explicit `gpu` says what it got.
+        if choice == BackendChoice::Gpu {
+            eprintln!("facefind: compute: {}", selection.note);
+        }
         selection
     })
 }
 
 /// Opens the backend `choice` asks for; never fails (the CPU is always there).
 pub fn open(choice: BackendChoice) -> Selection {
-    let cpu = |note: String| Selection {
+    let gpu = match choice {
+        BackendChoice::Cpu => return cpu_selection(choice, "cpu (asked for)".into()),
+        BackendChoice::Gpu => GpuBackend::open(&GpuOptions {
+            allow_software: true,
+            ..GpuOptions::default()
+        }),
+        BackendChoice::Auto => GpuBackend::open(&GpuOptions::default()),
+    };
+    route(choice, gpu)
+}
+
+/// The selection for a device someone else opened (the GUI's eframe renderer), so that
+/// compute shares it rather than opening a second one. Install it with [`install`].
+pub fn share(
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: &wgpu::AdapterInfo,
+    choice: BackendChoice,
+) -> Selection {
+    if choice == BackendChoice::Cpu {
+        return cpu_selection(choice, "cpu (asked for)".into());
+    }
+    let gpu = GpuBackend::new(Gpu::from_device(
+        device,
+        queue,
+        info,
+        &GpuOptions::default(),
+    ));
+    if choice == BackendChoice::Auto && gpu.summary().software {
+        let why = format!(
+            "the renderer's adapter {} is a software one",
+            gpu.summary().name
+        );
+        return route(choice, Err(GpuError::NoAdapter(why)));
+    }
+    route(choice, Ok(gpu))
+}
+
+/// Makes `selection` the process-wide backend ([`global`]); hands it back if one is in use.
+pub fn install(selection: Selection) -> Result<(), Selection> {
+    GLOBAL.set(selection)
+}
+
+fn cpu_selection(choice: BackendChoice, note: String) -> Selection {
+    Selection {
         backend: Arc::new(CpuBackend),
         choice,
         note,
+    }
+}
+
+/// `gpu` behind the rule of `choice`: every call for `gpu`, the measured cross-over for
+/// `auto`; the CPU where there is no device or it fails its calibration.
+fn route(choice: BackendChoice, gpu: Result<GpuBackend, GpuError>) -> Selection {
+    let gpu = match gpu {
+        Ok(gpu) => gpu,
+        Err(e) => return cpu_selection(choice, format!("cpu ({e})")),
     };
-    match choice {
-        BackendChoice::Cpu => cpu("cpu (asked for)".into()),
-        BackendChoice::Gpu => match GpuBackend::open(&GpuOptions {
-            allow_software: true,
-            ..GpuOptions::default()
-        }) {
-            Ok(gpu) => {
-                let s = gpu.summary();
-                let note = format!(
-                    "gpu: {} ({:?} backend, {} device), every supported call",
-                    s.name, s.backend, s.device_type
-                );
-                Selection {
-                    backend: Arc::new(GpuRouted::new(gpu, Rule::Always)),
-                    choice,
-                    note,
-                }
-            }
-            Err(e) => cpu(format!("cpu ({e})")),
-        },
-        BackendChoice::Auto => match GpuBackend::open(&GpuOptions::default()) {
-            Err(e) => cpu(format!("cpu ({e})")),
-            Ok(gpu) => match Crossover::measure(&gpu) {
-                Err(why) => cpu(format!("cpu (GPU {} not used: {why})", gpu.summary().name)),
-                Ok(cross) => {
-                    let note = format!(
-                        "auto: {} for calls above the measured cross-over ({cross})",
-                        gpu.summary().name
-                    );
-                    Selection {
-                        backend: Arc::new(GpuRouted::new(gpu, Rule::Measured(cross))),
-                        choice,
-                        note,
-                    }
-                }
-            },
-        },
+    let s = gpu.summary();
+    let name = format!(
+        "{} ({} backend, {} device)",
+        s.name, s.backend, s.device_type
+    );
+    let (rule, note) = if choice == BackendChoice::Auto {
+        match Crossover::measure(&gpu) {
+            Err(why) => return cpu_selection(choice, format!("cpu (GPU {name} not used: {why})")),
+            Ok(cross) => (
+                Rule::Measured(cross),
+                format!("auto: {name} for calls above the measured cross-over ({cross})"),
+            ),
+        }
+    } else {
+        (
+            Rule::Always,
+            format!("gpu: {name}, every call its kernels support"),
+        )
+    };
+    Selection {
+        backend: Arc::new(GpuRouted::new(gpu, rule)),
+        choice,
+        note,
     }
 }
 
@@ -259,7 +301,6 @@ impl Crossover {
         let (nq, n, m) = (16, 32768, 64);
         let luts = rng.uniform_vec(nq * m * 256);
         let codes: Vec<u8> = (0..n * m).map(|_| rng.below(256) as u8).collect();
-        let labels: Vec<u64> = (0..n as u64).collect();
         let biases = vec![0.0; nq];
         let bytes = (nq * n * m) as f64;
         let mut heaps = vec![TopKHeap::new(k); nq];
@@ -268,7 +309,7 @@ impl Crossover {
                 &luts[..m * 256],
                 m,
                 &codes[..64 * m],
-                &labels[..64],
+                (64, 0),
                 &biases[..1],
                 &mut heaps[..1],
             )
@@ -279,7 +320,7 @@ impl Crossover {
                 &luts,
                 m,
                 &codes,
-                &labels,
+                (n, 0),
                 &biases,
                 &mut vec![TopKHeap::new(k); nq],
             )
@@ -291,7 +332,8 @@ impl Crossover {
                     &luts[qi * m * 256..(qi + 1) * m * 256],
                     m,
                     &codes,
-                    &labels,
+                    n,
+                    0,
                     0.0,
                     heap,
                 );
@@ -379,17 +421,8 @@ impl GpuRouted {
         work: Work,
         f: impl FnOnce(&GpuBackend) -> Result<T, GpuError>,
     ) -> Option<T> {
-        if self.off.load(Ordering::Relaxed) {
+        if !self.wants(work) {
             return None;
-        }
-        if let Rule::Measured(cross) = self.rule {
-            let wins = match work {
-                Work::Compute(flops) => cross.compute.gpu_wins(flops),
-                Work::Scan(bytes) => cross.scan.gpu_wins(bytes),
-            };
-            if !wins {
-                return None;
-            }
         }
         match f(&self.gpu) {
             Ok(v) => Some(v),
@@ -405,21 +438,36 @@ impl GpuRouted {
         }
     }
 
-    /// As `try_gpu` for calls that add to heaps: the device works on copies, which
-    /// replace the heaps only when the whole call succeeded.
-    fn try_heaps(
+    /// Whether a call of this much work goes to the device.
+    fn wants(&self, work: Work) -> bool {
+        if self.off.load(Ordering::Relaxed) {
+            return false;
+        }
+        match (self.rule, work) {
+            (Rule::Always, _) => true,
+            (Rule::Measured(cross), Work::Compute(flops)) => cross.compute.gpu_wins(flops),
+            (Rule::Measured(cross), Work::Scan(bytes)) => cross.scan.gpu_wins(bytes),
+        }
+    }
+
+    /// A call that adds to heaps: on the device when the rule allows, where it works on
+    /// copies that replace the heaps only when the whole call succeeded; else `cpu`.
+    fn on_heaps(
         &self,
         what: &str,
         work: Work,
         heaps: &mut [TopKHeap],
-        f: impl FnOnce(&GpuBackend, &mut [TopKHeap]) -> Result<(), GpuError>,
-    ) -> bool {
-        let mut copy = heaps.to_vec();
-        let done = self.try_gpu(what, work, |gpu| f(gpu, &mut copy)).is_some();
-        if done {
-            heaps.clone_from_slice(&copy);
+        gpu: impl FnOnce(&GpuBackend, &mut [TopKHeap]) -> Result<(), GpuError>,
+        cpu: impl FnOnce(&mut [TopKHeap]),
+    ) {
+        if self.wants(work) {
+            let mut copy = heaps.to_vec();
+            if self.try_gpu(what, work, |g| gpu(g, &mut copy)).is_some() {
+                heaps.clone_from_slice(&copy);
+                return;
+            }
         }
-        done
+        cpu(heaps);
     }
 }
 
@@ -528,11 +576,13 @@ impl Backend for GpuRouted {
         lut: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
-        self.scan_pq8_batch(lut, m, codes, labels, &[bias], std::slice::from_mut(heap));
+        let heaps = std::slice::from_mut(heap);
+        self.scan_pq8_batch(lut, m, codes, (n, label0), &[bias], heaps);
     }
 
     fn scan_pq8_batch(
@@ -540,16 +590,18 @@ impl Backend for GpuRouted {
         luts: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        list: (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) {
-        let work = Work::Scan((heaps.len() * labels.len() * m) as f64);
-        if !self.try_heaps("scan_pq8", work, heaps, |g, h| {
-            g.scan_pq8_batch(luts, m, codes, labels, biases, h)
-        }) {
-            CpuBackend.scan_pq8_batch(luts, m, codes, labels, biases, heaps);
-        }
+        let work = Work::Scan((heaps.len() * list.0 * m) as f64);
+        self.on_heaps(
+            "scan_pq8",
+            work,
+            heaps,
+            |g, h| g.scan_pq8_batch(luts, m, codes, list, biases, h),
+            |h| CpuBackend.scan_pq8_batch(luts, m, codes, list, biases, h),
+        );
     }
 
     fn scan_pq4fs(
@@ -557,18 +609,13 @@ impl Backend for GpuRouted {
         lut: &QuantizedLut,
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
-        self.scan_pq4fs_batch(
-            std::slice::from_ref(lut),
-            m,
-            codes,
-            labels,
-            &[bias],
-            std::slice::from_mut(heap),
-        );
+        let (luts, heaps) = (std::slice::from_ref(lut), std::slice::from_mut(heap));
+        self.scan_pq4fs_batch(luts, m, codes, (n, label0), &[bias], heaps);
     }
 
     fn scan_pq4fs_batch(
@@ -576,16 +623,23 @@ impl Backend for GpuRouted {
         luts: &[QuantizedLut],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        list: (usize, u64),
         biases: &[f32],
         heaps: &mut [TopKHeap],
     ) {
-        let work = Work::Scan((heaps.len() * labels.len() * m / 2) as f64);
-        if !self.try_heaps("scan_pq4fs", work, heaps, |g, h| {
-            g.scan_pq4fs_batch(luts, m, codes, labels, biases, h)
-        }) {
-            CpuBackend.scan_pq4fs_batch(luts, m, codes, labels, biases, heaps);
-        }
+        let work = Work::Scan((heaps.len() * list.0 * m / 2) as f64);
+        self.on_heaps(
+            "scan_pq4fs",
+            work,
+            heaps,
+            |g, h| g.scan_pq4fs_batch(luts, m, codes, list, biases, h),
+            |h| CpuBackend.scan_pq4fs_batch(luts, m, codes, list, biases, h),
+        );
+    }
+
+    fn prefetch(&self, data: &[u8]) {
+        // Calls too small for the device run on the CPU, whose caches this warms.
+        CpuBackend.prefetch(data);
     }
 
     fn scan_flat(
@@ -593,10 +647,10 @@ impl Backend for GpuRouted {
         metric: Metric,
         query: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heap: &mut TopKHeap,
     ) {
-        self.scan_flat_batch(metric, query, vectors, labels, std::slice::from_mut(heap));
+        self.scan_flat_batch(metric, query, vectors, label0, std::slice::from_mut(heap));
     }
 
     fn scan_flat_batch(
@@ -604,27 +658,25 @@ impl Backend for GpuRouted {
         metric: Metric,
         queries: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heaps: &mut [TopKHeap],
     ) {
-        let work = flops(
-            heaps.len(),
-            labels.len(),
-            queries.len() / heaps.len().max(1),
+        let dim = queries.len() / heaps.len().max(1);
+        let work = flops(heaps.len(), vectors.len() / dim.max(1), dim);
+        self.on_heaps(
+            "scan_flat",
+            work,
+            heaps,
+            |g, h| g.scan_flat_batch(metric, queries, vectors, label0, h),
+            |h| CpuBackend.scan_flat_batch(metric, queries, vectors, label0, h),
         );
-        if !self.try_heaps("scan_flat", work, heaps, |g, h| {
-            g.scan_flat_batch(metric, queries, vectors, labels, h)
-        }) {
-            CpuBackend.scan_flat_batch(metric, queries, vectors, labels, heaps);
-        }
     }
 
     fn rerank_f32(
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[f32],
-        rows: &[u64],
+        rows: &[&[f32]],
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
@@ -633,32 +685,31 @@ impl Backend for GpuRouted {
             labels,
             offsets: &[0, rows.len()],
         };
-        self.rerank_f32_batch(metric, query, vectors, cands, std::slice::from_mut(heap));
+        self.rerank_f32_batch(metric, query, cands, std::slice::from_mut(heap));
     }
 
     fn rerank_f32_batch(
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[f32],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, f32>,
         heaps: &mut [TopKHeap],
     ) {
-        let dim = queries.len() / heaps.len().max(1);
-        let work = Work::Scan((cands.rows.len() * dim * 4) as f64);
-        if !self.try_heaps("rerank_f32", work, heaps, |g, h| {
-            g.rerank_f32_batch(metric, queries, vectors, cands, h)
-        }) {
-            CpuBackend.rerank_f32_batch(metric, queries, vectors, cands, heaps);
-        }
+        let work = Work::Scan((cands.rows.len() * queries.len() / heaps.len().max(1) * 4) as f64);
+        self.on_heaps(
+            "rerank_f32",
+            work,
+            heaps,
+            |g, h| g.rerank_f32_batch(metric, queries, cands, h),
+            |h| CpuBackend.rerank_f32_batch(metric, queries, cands, h),
+        );
     }
 
     fn rerank_f16(
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[f16],
-        rows: &[u64],
+        rows: &[&[f16]],
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
@@ -667,23 +718,48 @@ impl Backend for GpuRouted {
             labels,
             offsets: &[0, rows.len()],
         };
-        self.rerank_f16_batch(metric, query, vectors, cands, std::slice::from_mut(heap));
+        self.rerank_f16_batch(metric, query, cands, std::slice::from_mut(heap));
     }
 
     fn rerank_f16_batch(
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[f16],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, f16>,
         heaps: &mut [TopKHeap],
     ) {
-        let dim = queries.len() / heaps.len().max(1);
-        let work = Work::Scan((cands.rows.len() * dim * 2) as f64);
-        if !self.try_heaps("rerank_f16", work, heaps, |g, h| {
-            g.rerank_f16_batch(metric, queries, vectors, cands, h)
-        }) {
-            CpuBackend.rerank_f16_batch(metric, queries, vectors, cands, heaps);
-        }
+        let work = Work::Scan((cands.rows.len() * queries.len() / heaps.len().max(1) * 2) as f64);
+        self.on_heaps(
+            "rerank_f16",
+            work,
+            heaps,
+            |g, h| g.rerank_f16_batch(metric, queries, cands, h),
+            |h| CpuBackend.rerank_f16_batch(metric, queries, cands, h),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cross_over_follows_the_measured_lines() {
+        // 1 ms fixed, then 10x the CPU's rate: even at 1e6 units, break-even.
+        let line = CostLine {
+            gpu_fixed_s: 1e-3,
+            gpu_per_unit_s: 1e-10,
+            cpu_per_unit_s: 1e-9,
+        };
+        let even = line.break_even();
+        assert!((even - 1e-3 / 9e-10).abs() < 1.0, "{even}");
+        assert!(!line.gpu_wins(even * 0.9) && line.gpu_wins(even * 1.1));
+        // A device no faster per unit than the CPU never wins, however large the call.
+        let slow = CostLine {
+            gpu_fixed_s: 1e-4,
+            gpu_per_unit_s: 2e-9,
+            cpu_per_unit_s: 1e-9,
+        };
+        assert!(slow.break_even().is_infinite() && !slow.gpu_wins(1e18));
     }
 }

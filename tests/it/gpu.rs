@@ -32,6 +32,12 @@ fn devices() -> &'static [(&'static str, GpuBackend)] {
                 vec![("device limits", full), ("64 KiB bindings", small)]
             }
             (Err(e), _) | (_, Err(e)) => {
+                // CI installs lavapipe and sets this, so a missing adapter fails there.
+                let required = std::env::var("FACEFIND_GPU_TESTS").is_ok_and(|v| v == "require");
+                assert!(
+                    !required,
+                    "FACEFIND_GPU_TESTS=require but no GPU adapter: {e}"
+                );
                 eprintln!("gpu parity skipped: {e}");
                 Vec::new()
             }
@@ -223,10 +229,8 @@ fn ranked(heap: TopKHeap) -> Vec<(f32, u32)> {
         .collect()
 }
 
-/// Labels that are not row numbers, so a mix-up of the two shows.
-fn labels(n: usize) -> Vec<u64> {
-    (0..n as u64).map(|i| 3 * i + 7).collect()
-}
+/// The first label of a scanned list: not 0, so a mix-up of labels and positions shows.
+const LABEL0: u64 = 7;
 
 #[test]
 fn scan_pq8_matches_the_cpu() {
@@ -241,9 +245,8 @@ fn scan_pq8_matches_the_cpu() {
         let luts = random(&mut rng, nq * m * 256);
         let codes: Vec<u8> = (0..n * m).map(|_| rng.below(256) as u8).collect();
         let biases = random(&mut rng, nq);
-        let labels = labels(n);
         let exact = |q: usize, label: u32| {
-            let i = (label as usize - 7) / 3;
+            let i = label as usize - LABEL0 as usize;
             biases[q]
                 + (0..m)
                     .map(|j| luts[(q * m + j) * 256 + codes[i * m + j] as usize])
@@ -251,7 +254,7 @@ fn scan_pq8_matches_the_cpu() {
         };
         for (name, gpu) in devices() {
             let mut got = vec![TopKHeap::new(k); nq];
-            gpu.scan_pq8_batch(&luts, m, &codes, &labels, &biases, &mut got)
+            gpu.scan_pq8_batch(&luts, m, &codes, (n, LABEL0), &biases, &mut got)
                 .unwrap();
             for (q, got) in got.into_iter().enumerate() {
                 let mut want = TopKHeap::new(k);
@@ -259,7 +262,8 @@ fn scan_pq8_matches_the_cpu() {
                     &luts[q * m * 256..(q + 1) * m * 256],
                     m,
                     &codes,
-                    &labels,
+                    n,
+                    LABEL0,
                     biases[q],
                     &mut want,
                 );
@@ -298,9 +302,8 @@ fn scan_pq4fs_matches_the_cpu() {
             .map(|_| pq4::quantize_lut(&random(&mut rng, m * 16), m))
             .collect();
         let biases = random(&mut rng, nq);
-        let labels = labels(n);
         let exact = |q: usize, label: u32| {
-            let i = (label as usize - 7) / 3;
+            let i = label as usize - LABEL0 as usize;
             let sum: u32 = (0..m)
                 .map(|j| u32::from(luts[q].table[j * 16 + codes[i * m + j] as usize]))
                 .sum();
@@ -308,11 +311,11 @@ fn scan_pq4fs_matches_the_cpu() {
         };
         for (name, gpu) in devices() {
             let mut got = vec![TopKHeap::new(k); nq];
-            gpu.scan_pq4fs_batch(&luts, m, &packed, &labels, &biases, &mut got)
+            gpu.scan_pq4fs_batch(&luts, m, &packed, (n, LABEL0), &biases, &mut got)
                 .unwrap();
             for (q, got) in got.into_iter().enumerate() {
                 let mut want = TopKHeap::new(k);
-                CpuBackend.scan_pq4fs(&luts[q], m, &packed, &labels, biases[q], &mut want);
+                CpuBackend.scan_pq4fs(&luts[q], m, &packed, n, LABEL0, biases[q], &mut want);
                 assert_same_ranking(
                     &ranked(got),
                     &ranked(want),
@@ -335,76 +338,58 @@ fn rerank_matches_the_cpu() {
         let q = random(&mut rng, nq * dim);
         let stored = random(&mut rng, nstored * dim);
         let stored16: Vec<half::f16> = stored.iter().map(|&v| half::f16::from_f32(v)).collect();
-        let rows: Vec<u64> = (0..nq * per_query)
-            .map(|_| rng.below(nstored) as u64)
-            .collect();
-        let labels: Vec<u64> = rows.iter().map(|r| r + 1000).collect();
+        let picks: Vec<usize> = (0..nq * per_query).map(|_| rng.below(nstored)).collect();
+        let labels: Vec<u64> = picks.iter().map(|&r| r as u64 + 1000).collect();
         let offsets: Vec<usize> = (0..=nq).map(|i| i * per_query).collect();
+        let rows: Vec<&[f32]> = picks
+            .iter()
+            .map(|&r| &stored[r * dim..(r + 1) * dim])
+            .collect();
+        let rows16: Vec<&[half::f16]> = picks
+            .iter()
+            .map(|&r| &stored16[r * dim..(r + 1) * dim])
+            .collect();
         let cands = Candidates {
             rows: &rows,
             labels: &labels,
             offsets: &offsets,
         };
+        let cands16 = Candidates {
+            rows: &rows16,
+            labels: &labels,
+            offsets: &offsets,
+        };
         for metric in METRICS {
             let query = |i: usize| &q[i * dim..(i + 1) * dim];
-            let range = |i: usize| offsets[i]..offsets[i + 1];
             let row = |label: u32| (label - 1000) as usize;
             for (name, gpu) in devices() {
                 let mut got = vec![TopKHeap::new(k); nq];
-                gpu.rerank_f32_batch(metric, &q, &stored, cands, &mut got)
-                    .unwrap();
+                gpu.rerank_f32_batch(metric, &q, cands, &mut got).unwrap();
                 let mut got16 = vec![TopKHeap::new(k); nq];
-                gpu.rerank_f16_batch(metric, &q, &stored16, cands, &mut got16)
+                gpu.rerank_f16_batch(metric, &q, cands16, &mut got16)
                     .unwrap();
                 for (i, (got, got16)) in got.into_iter().zip(got16).enumerate() {
                     let (mut want, mut want16) = (TopKHeap::new(k), TopKHeap::new(k));
-                    CpuBackend.rerank_f32(
-                        metric,
-                        query(i),
-                        &stored,
-                        &rows[range(i)],
-                        &labels[range(i)],
-                        &mut want,
-                    );
-                    CpuBackend.rerank_f16(
-                        metric,
-                        query(i),
-                        &stored16,
-                        &rows[range(i)],
-                        &labels[range(i)],
-                        &mut want16,
-                    );
+                    let (r32, l32) = cands.of(i);
+                    CpuBackend.rerank_f32(metric, query(i), r32, l32, &mut want);
+                    let (r16, l16) = cands16.of(i);
+                    CpuBackend.rerank_f16(metric, query(i), r16, l16, &mut want16);
                     let exact = |l: u32| {
                         let mut d = vec![0.0];
-                        CpuBackend.distances(
-                            metric,
-                            query(i),
-                            &stored[row(l) * dim..(row(l) + 1) * dim],
-                            dim,
-                            &mut d,
-                        );
+                        let v = &stored[row(l) * dim..(row(l) + 1) * dim];
+                        CpuBackend.distances(metric, query(i), v, dim, &mut d);
                         metric.to_dist(d[0])
                     };
                     let exact16 = |l: u32| {
                         let mut h = TopKHeap::new(1);
-                        CpuBackend.rerank_f16(
-                            metric,
-                            query(i),
-                            &stored16,
-                            &[row(l) as u64],
-                            &[0],
-                            &mut h,
-                        );
+                        let v = &stored16[row(l) * dim..(row(l) + 1) * dim];
+                        CpuBackend.rerank_f16(metric, query(i), &[v], &[0], &mut h);
                         h.into_sorted()[0].0
                     };
                     let what = format!("{name} {metric:?} rerank q{i} dim {dim}");
                     assert_same_ranking(&ranked(got), &ranked(want), exact, &what);
-                    assert_same_ranking(
-                        &ranked(got16),
-                        &ranked(want16),
-                        exact16,
-                        &format!("{what} f16"),
-                    );
+                    let what16 = format!("{what} f16");
+                    assert_same_ranking(&ranked(got16), &ranked(want16), exact16, &what16);
                 }
             }
         }
@@ -445,7 +430,7 @@ fn trait_answers(b: &dyn Backend) -> (Neighbours, Vec<u32>, Vec<(f32, u64)>) {
     let lut = random(&mut rng, m * 256);
     let codes: Vec<u8> = (0..n * m).map(|_| rng.below(256) as u8).collect();
     let mut heap = TopKHeap::new(12);
-    b.scan_pq8(&lut, m, &codes, &self::labels(n), 0.5, &mut heap);
+    b.scan_pq8(&lut, m, &codes, n, LABEL0, 0.5, &mut heap);
     (knn, labels, heap.into_sorted())
 }
 
@@ -520,4 +505,18 @@ fn auto_never_takes_a_software_adapter() {
         assert_eq!(selection.backend.name(), "cpu", "{}", selection.note);
     }
     eprintln!("auto: {}", selection.note);
+}
+
+#[test]
+fn a_bad_facefind_backend_is_refused_by_name() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facefind"))
+        .env("FACEFIND_BACKEND", "cuda")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("FACEFIND_BACKEND") && err.contains("\"cuda\""),
+        "{err}"
+    );
 }

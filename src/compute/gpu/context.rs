@@ -124,9 +124,11 @@ impl Gpu {
         options: &GpuOptions,
     ) -> Self {
         let limits = device.limits();
+        // At most 2 GiB: the shaders index bindings with u32 byte and element offsets.
         let mut binding_limit = limits
             .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+            .min(limits.max_buffer_size)
+            .min(1 << 31);
         if let Some(cap) = options.max_binding_bytes {
             binding_limit = binding_limit.min(cap);
         }

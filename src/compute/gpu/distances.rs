@@ -51,39 +51,63 @@ pub(super) fn chunks(
     Ok((qc, nc))
 }
 
-/// Records the distance tile of `qn` queries (in `bufs.in_a`) against `bn` base rows
-/// (in `bufs.in_b`) into `bufs.out_a`.
-fn record(
+/// The rows of one chunk: queries `q0..q0 + qn` against base rows `b0..b0 + bn`.
+#[derive(Clone, Copy)]
+struct Span {
+    q0: usize,
+    qn: usize,
+    b0: usize,
+    bn: usize,
+}
+
+/// Records the distance tile of every chunk (queries in `bufs.in_a`, base rows in
+/// `bufs.in_b`, distances into `bufs.out_a`) and hands its encoder to `then`, which
+/// submits it with whatever follows on the device.
+fn sweep(
     gpu: &Gpu,
     bufs: &mut Buffers,
-    encoder: &mut wgpu::CommandEncoder,
     metric: Metric,
-    (qn, bn, dim): (usize, usize, usize),
+    (queries, base, dim): (&[f32], &[f32], usize),
+    mut then: impl FnMut(&mut Buffers, wgpu::CommandEncoder, Span) -> Result<(), GpuError>,
 ) -> Result<(), GpuError> {
+    let (nq, nb) = (queries.len() / dim, base.len() / dim);
+    let (qc, nc) = chunks(gpu, nq, nb, dim)?;
     let pipeline = gpu.pipeline(SOURCE, "distances", variant(metric))?;
-    let params = Params {
-        nq: qn as u32,
-        n: bn as u32,
-        dim: dim as u32,
-        _pad: 0,
-    };
-    let out = bufs.out_a.get(gpu, (qn * bn * 4) as u64);
-    let p = bufs.params.upload(gpu, bytes_of(&[params]));
-    let bind = gpu.bind(
-        &pipeline,
-        &[
-            p.as_entire_binding(),
-            bufs.in_a.get(gpu, 0).as_entire_binding(),
-            bufs.in_b.get(gpu, 0).as_entire_binding(),
-            out.as_entire_binding(),
-        ],
-    );
-    Gpu::dispatch(
-        encoder,
-        &pipeline,
-        &bind,
-        (bn.div_ceil(TILE) as u32, qn.div_ceil(TILE) as u32),
-    );
+    for b0 in (0..nb).step_by(nc) {
+        let bn = nc.min(nb - b0);
+        let b = bufs
+            .in_b
+            .upload(gpu, bytes_of(&base[b0 * dim..(b0 + bn) * dim]))
+            .clone();
+        for q0 in (0..nq).step_by(qc) {
+            let qn = qc.min(nq - q0);
+            let q = bufs
+                .in_a
+                .upload(gpu, bytes_of(&queries[q0 * dim..(q0 + qn) * dim]))
+                .clone();
+            let params = Params {
+                nq: qn as u32,
+                n: bn as u32,
+                dim: dim as u32,
+                _pad: 0,
+            };
+            let p = bufs.params.upload(gpu, bytes_of(&[params])).clone();
+            let out = bufs.out_a.get(gpu, (qn * bn * 4) as u64).clone();
+            let bind = gpu.bind(
+                &pipeline,
+                &[
+                    p.as_entire_binding(),
+                    q.as_entire_binding(),
+                    b.as_entire_binding(),
+                    out.as_entire_binding(),
+                ],
+            );
+            let mut encoder = gpu.encoder();
+            let groups = (bn.div_ceil(TILE) as u32, qn.div_ceil(TILE) as u32);
+            Gpu::dispatch(&mut encoder, &pipeline, &bind, groups);
+            then(bufs, encoder, Span { q0, qn, b0, bn })?;
+        }
+    }
     Ok(())
 }
 
@@ -97,35 +121,31 @@ impl GpuBackend {
         dim: usize,
         out: &mut [f32],
     ) -> Result<(), GpuError> {
-        let (nq, nb) = (queries.len() / dim, base.len() / dim);
-        if nq == 0 || nb == 0 {
+        let nb = base.len() / dim;
+        if queries.is_empty() || nb == 0 {
             return Ok(());
         }
         self.with_buffers(|gpu, bufs| {
-            let (qc, nc) = chunks(gpu, nq, nb, dim)?;
-            for b0 in (0..nb).step_by(nc) {
-                let bn = nc.min(nb - b0);
-                bufs.in_b
-                    .upload(gpu, bytes_of(&base[b0 * dim..(b0 + bn) * dim]));
-                for q0 in (0..nq).step_by(qc) {
-                    let qn = qc.min(nq - q0);
-                    bufs.in_a
-                        .upload(gpu, bytes_of(&queries[q0 * dim..(q0 + qn) * dim]));
-                    let mut encoder = gpu.encoder();
-                    record(gpu, bufs, &mut encoder, metric, (qn, bn, dim))?;
-                    let out_buf = bufs.out_a.get(gpu, 0).clone();
+            sweep(
+                gpu,
+                bufs,
+                metric,
+                (queries, base, dim),
+                |bufs, encoder, s| {
+                    let tile = bufs.out_a.get(gpu, 0).clone();
                     let read = gpu.finish(
                         encoder,
-                        &[(&out_buf, (qn * bn * 4) as u64)],
+                        &[(&tile, (s.qn * s.bn * 4) as u64)],
                         &mut bufs.staging,
                     )?;
                     let tile: Vec<f32> = values_of(&read[0]);
-                    for (i, row) in tile.chunks_exact(bn).enumerate() {
-                        out[(q0 + i) * nb + b0..(q0 + i) * nb + b0 + bn].copy_from_slice(row);
+                    for (i, row) in tile.chunks_exact(s.bn).enumerate() {
+                        let at = (s.q0 + i) * nb + s.b0;
+                        out[at..at + s.bn].copy_from_slice(row);
                     }
-                }
-            }
-            Ok(())
+                    Ok(())
+                },
+            )
         })
     }
 
@@ -139,39 +159,33 @@ impl GpuBackend {
         dim: usize,
         k: usize,
     ) -> Result<Neighbours, GpuError> {
-        let (nq, nb) = (queries.len() / dim, base.len() / dim);
         select_topk::check_k(k)?;
-        let mut heaps = vec![TopKHeap::new(k); nq];
-        if k > 0 && nq > 0 && nb > 0 {
+        let mut heaps = vec![TopKHeap::new(k); queries.len() / dim];
+        if k > 0 && !queries.is_empty() && !base.is_empty() {
             self.with_buffers(|gpu, bufs| {
-                let (qc, nc) = chunks(gpu, nq, nb, dim)?;
-                for b0 in (0..nb).step_by(nc) {
-                    let bn = nc.min(nb - b0);
-                    bufs.in_b
-                        .upload(gpu, bytes_of(&base[b0 * dim..(b0 + bn) * dim]));
-                    for q0 in (0..nq).step_by(qc) {
-                        let qn = qc.min(nq - q0);
-                        bufs.in_a
-                            .upload(gpu, bytes_of(&queries[q0 * dim..(q0 + qn) * dim]));
-                        let mut encoder = gpu.encoder();
-                        record(gpu, bufs, &mut encoder, metric, (qn, bn, dim))?;
+                sweep(
+                    gpu,
+                    bufs,
+                    metric,
+                    (queries, base, dim),
+                    |bufs, encoder, s| {
                         let scores = bufs.out_a.get(gpu, 0).clone();
+                        let larger_is_better = metric == Metric::InnerProduct;
                         let rows = select_topk::Rows {
-                            rows: qn,
-                            n: bn,
+                            rows: s.qn,
+                            n: s.bn,
                             k,
-                            larger_is_better: metric == Metric::InnerProduct,
+                            larger_is_better,
                         };
                         let best = select_topk::run(gpu, bufs, encoder, &scores, rows)?;
-                        for (i, row) in best.iter().enumerate() {
-                            for &(score, col) in row {
-                                heaps[q0 + i]
-                                    .push(metric.to_dist(score), (b0 + col as usize) as u64);
+                        for (heap, row) in heaps[s.q0..].iter_mut().zip(best) {
+                            for (score, col) in row {
+                                heap.push(metric.to_dist(score), (s.b0 + col as usize) as u64);
                             }
                         }
-                    }
-                }
-                Ok(())
+                        Ok(())
+                    },
+                )
             })?;
         }
         Ok(crate::compute::cpu::knn::to_neighbours(metric, heaps, k))
@@ -180,27 +194,27 @@ impl GpuBackend {
 
 impl GpuBackend {
     /// `Backend::scan_flat` of one list for a batch of queries: exact search of the
-    /// list's rows, whose best `k` per query enter the heaps under `labels`.
+    /// list's rows, whose best `k` per query enter the heaps labelled from `label0`.
     pub fn scan_flat_batch(
         &self,
         metric: Metric,
         queries: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heaps: &mut [TopKHeap],
     ) -> Result<(), GpuError> {
         let k = common_k(heaps)?;
-        if heaps.is_empty() || labels.is_empty() || k == 0 {
+        if heaps.is_empty() || vectors.is_empty() || k == 0 {
             return Ok(());
         }
         let dim = queries.len() / heaps.len();
-        let found = self.knn(metric, queries, &vectors[..labels.len() * dim], dim, k)?;
+        let found = self.knn(metric, queries, vectors, dim, k)?;
         for (q, heap) in heaps.iter_mut().enumerate() {
             let best = found.scores[q * k..(q + 1) * k]
                 .iter()
                 .zip(&found.rows[q * k..(q + 1) * k]);
             for (&score, &row) in best.filter(|(_, row)| **row != NO_ROW) {
-                heap.push(metric.to_dist(score), labels[row as usize]);
+                heap.push(metric.to_dist(score), label0 + u64::from(row));
             }
         }
         Ok(())

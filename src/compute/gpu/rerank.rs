@@ -49,11 +49,10 @@ impl GpuBackend {
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[f32],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, f32>,
         heaps: &mut [TopKHeap],
     ) -> Result<(), GpuError> {
-        self.rerank(metric, queries, vectors, cands, heaps)
+        self.rerank(metric, queries, cands, heaps)
     }
 
     /// `Backend::rerank_f16` for a batch of queries. Rows of odd length are widened to f32
@@ -62,42 +61,32 @@ impl GpuBackend {
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[f16],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, f16>,
         heaps: &mut [TopKHeap],
     ) -> Result<(), GpuError> {
         let dim = queries.len() / heaps.len().max(1);
         if dim % 2 == 1 {
-            let wide: Vec<f32> = cands
+            let wide: Vec<Vec<f32>> = cands
                 .rows
                 .iter()
-                .flat_map(|&r| {
-                    vectors[r as usize * dim..(r as usize + 1) * dim]
-                        .iter()
-                        .map(|v| v.to_f32())
-                })
+                .map(|r| r.iter().map(|v| v.to_f32()).collect())
                 .collect();
-            let rows: Vec<u64> = (0..cands.rows.len() as u64).collect();
-            return self.rerank(
-                metric,
-                queries,
-                &wide,
-                Candidates {
-                    rows: &rows,
-                    ..cands
-                },
-                heaps,
-            );
+            let rows: Vec<&[f32]> = wide.iter().map(Vec::as_slice).collect();
+            let cands = Candidates {
+                rows: &rows,
+                labels: cands.labels,
+                offsets: cands.offsets,
+            };
+            return self.rerank(metric, queries, cands, heaps);
         }
-        self.rerank(metric, queries, vectors, cands, heaps)
+        self.rerank(metric, queries, cands, heaps)
     }
 
     fn rerank<T: Row>(
         &self,
         metric: Metric,
         queries: &[f32],
-        vectors: &[T],
-        cands: Candidates<'_>,
+        cands: Candidates<'_, T>,
         heaps: &mut [TopKHeap],
     ) -> Result<(), GpuError> {
         let nq = heaps.len();
@@ -106,6 +95,11 @@ impl GpuBackend {
             return Ok(());
         }
         let dim = queries.len() / nq;
+        if cands.rows.iter().any(|r| r.len() != dim) {
+            return Err(GpuError::Unsupported(
+                "candidate rows of another length than the query".into(),
+            ));
+        }
         let owner: Vec<u32> = (0..nq)
             .flat_map(|q| std::iter::repeat_n(q as u32, cands.offsets[q + 1] - cands.offsets[q]))
             .collect();
@@ -125,11 +119,8 @@ impl GpuBackend {
             for c0 in (0..total).step_by(per_chunk) {
                 let cn = per_chunk.min(total - c0);
                 words.clear();
-                for &r in &cands.rows[c0..c0 + cn] {
-                    T::words(
-                        &vectors[r as usize * dim..(r as usize + 1) * dim],
-                        &mut words,
-                    );
+                for row in &cands.rows[c0..c0 + cn] {
+                    T::words(row, &mut words);
                 }
                 let rows = bufs.in_b.upload(gpu, bytes_of(&words)).clone();
                 let own = bufs.in_c.upload(gpu, bytes_of(&owner[c0..c0 + cn])).clone();

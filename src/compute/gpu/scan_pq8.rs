@@ -1,50 +1,40 @@
 //! Drives `shaders/scan_pq8.wgsl`: the 8-bit ADC scan of one list for a batch of queries,
 //! followed on the device by the per-query top-k; only `k` results per query come back.
+//! The chunked driver here ([`scan_list`]) also serves the 4-bit fast-scan.
 use super::context::Gpu;
 use super::select_topk::{self, Rows};
-use super::{Buffers, GpuBackend, GpuError, bytes_of};
+use super::{GpuBackend, GpuError, bytes_of};
 use crate::compute::TopKHeap;
 
 const SOURCE: &str = include_str!("../../../shaders/scan_pq8.wgsl");
-/// Codes one workgroup scans.
-const PER_GROUP: usize = 1024;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(super) struct Params {
-    pub nq: u32,
-    pub n: u32,
-    pub m: u32,
-    pub _pad: u32,
+struct Params {
+    nq: u32,
+    n: u32,
+    m: u32,
+    _pad: u32,
 }
 
-/// How a scan of `n` vectors for `nq` queries is cut so every binding fits:
-/// `(queries, vectors)` per chunk, vectors a multiple of `align`.
-pub(super) fn chunks(
-    gpu: &Gpu,
-    nq: usize,
-    n: usize,
-    per_query_bytes: usize,
-    per_vector_bytes: usize,
-    align: usize,
-) -> Result<(usize, usize), GpuError> {
-    let limit = gpu.binding_limit as usize;
-    let groups = gpu.max_groups as usize;
-    let nc = (limit / per_vector_bytes.max(4) / align * align)
-        .min(groups * 256 / align * align)
-        .min(n.next_multiple_of(align));
-    if nc == 0 || per_query_bytes > limit {
-        return Err(GpuError::TooLarge {
-            what: "one query's table or one block of codes",
-            limit: gpu.binding_limit,
-        });
-    }
-    let qc = nq
-        .min(limit / per_query_bytes.max(4))
-        .min(limit / (4 * nc))
-        .min(groups)
-        .max(1);
-    Ok((qc, nc))
+/// One scan kernel over one list, and how its inputs are cut into chunks.
+pub(super) struct ListScan<'a> {
+    pub source: &'static str,
+    pub entry: &'static str,
+    pub m: usize,
+    /// Vectors a workgroup scans.
+    pub per_group: usize,
+    /// Vector chunks are multiples of this (a block of packed codes, or a word).
+    pub align: usize,
+    /// Bytes of codes per vector (the chunk size bound).
+    pub code_bytes_per_vector: usize,
+    /// Per query, its table bytes and its extra values (bias, scale…), for queries `q0..q1`.
+    pub tables: &'a dyn Fn(usize, usize) -> &'a [u8],
+    pub extras: &'a dyn Fn(usize, usize) -> &'a [u8],
+    /// The packed codes of vectors `v0..v1` (`v0` a multiple of `align`).
+    pub codes: &'a dyn Fn(usize, usize) -> &'a [u8],
+    /// Table bytes of one query.
+    pub table_bytes: usize,
 }
 
 /// Checks that every heap wants the same `k`, which the device can select.
@@ -59,75 +49,53 @@ pub(super) fn common_k(heaps: &[TopKHeap]) -> Result<usize, GpuError> {
     Ok(k)
 }
 
-/// Runs the top-k of the `qn × vn` distances in `bufs.out_a` (already recorded into
-/// `encoder`) and pushes the results into `heaps` under `labels`.
-pub(super) fn select_into(
-    gpu: &Gpu,
-    bufs: &mut Buffers,
-    encoder: wgpu::CommandEncoder,
-    (qn, vn, k): (usize, usize, usize),
-    labels: &[u64],
-    heaps: &mut [TopKHeap],
-) -> Result<(), GpuError> {
-    let dists = bufs.out_a.get(gpu, 0).clone();
-    let best = select_topk::run(
-        gpu,
-        bufs,
-        encoder,
-        &dists,
-        Rows {
-            rows: qn,
-            n: vn,
-            k,
-            larger_is_better: false,
-        },
-    )?;
-    for (heap, row) in heaps.iter_mut().zip(best) {
-        for (d, i) in row {
-            heap.push(d, labels[i as usize]);
-        }
-    }
-    Ok(())
-}
-
 impl GpuBackend {
-    /// `Backend::scan_pq8` for `nq` queries over the same list: `luts` is `nq × m × 256`,
-    /// `biases` and `heaps` one per query.
-    pub fn scan_pq8_batch(
+    /// Runs `scan` over the list (`n` vectors labelled from `label0`) for every query of
+    /// the batch, in chunks that fit the bindings, and pushes each query's device top-k
+    /// into its heap.
+    pub(super) fn scan_list(
         &self,
-        luts: &[f32],
-        m: usize,
-        codes: &[u8],
-        labels: &[u64],
-        biases: &[f32],
+        scan: &ListScan<'_>,
+        (n, label0): (usize, u64),
         heaps: &mut [TopKHeap],
     ) -> Result<(), GpuError> {
-        let (nq, n) = (heaps.len(), labels.len());
+        let nq = heaps.len();
         let k = common_k(heaps)?;
-        if nq == 0 || n == 0 || k == 0 || m == 0 {
+        if nq == 0 || n == 0 || k == 0 || scan.m == 0 {
             return Ok(());
         }
         self.with_buffers(|gpu, bufs| {
-            let pipeline = gpu.pipeline(SOURCE, "scan_pq8", 0)?;
-            // Vector chunks are multiples of 4 so each starts on a word of codes.
-            let (qc, nc) = chunks(gpu, nq, n, m * 256 * 4, m, 4)?;
+            let pipeline = gpu.pipeline(scan.source, scan.entry, 0)?;
+            let limit = gpu.binding_limit as usize;
+            let groups = gpu.max_groups as usize;
+            // Codes and the qc × nc distances must each fit one binding.
+            let align = scan.align;
+            let by_codes = limit / scan.code_bytes_per_vector.max(4) / align * align;
+            let nc = by_codes
+                .min(groups * scan.per_group / align * align)
+                .min(n.next_multiple_of(align));
+            if nc == 0 || scan.table_bytes > limit {
+                return Err(GpuError::TooLarge {
+                    what: "one query's table or one block of codes",
+                    limit: gpu.binding_limit,
+                });
+            }
+            let qc = nq
+                .min(limit / scan.table_bytes.max(4))
+                .min(limit / (4 * nc))
+                .min(groups)
+                .max(1);
             for v0 in (0..n).step_by(nc) {
                 let vn = nc.min(n - v0);
-                let c = bufs.in_b.upload(gpu, &codes[v0 * m..(v0 + vn) * m]).clone();
+                let c = bufs.in_b.upload(gpu, (scan.codes)(v0, v0 + vn)).clone();
                 for q0 in (0..nq).step_by(qc) {
                     let qn = qc.min(nq - q0);
-                    let l = bufs
-                        .in_a
-                        .upload(gpu, bytes_of(&luts[q0 * m * 256..(q0 + qn) * m * 256]))
-                        .clone();
-                    let b = bufs
-                        .in_c
-                        .upload(gpu, bytes_of(&biases[q0..q0 + qn]))
-                        .clone();
+                    let t = bufs.in_a.upload(gpu, (scan.tables)(q0, q0 + qn)).clone();
+                    let e = bufs.in_c.upload(gpu, (scan.extras)(q0, q0 + qn)).clone();
                     let params = Params {
                         nq: qn as u32,
                         n: vn as u32,
-                        m: m as u32,
+                        m: scan.m as u32,
                         _pad: 0,
                     };
                     let p = bufs.params.upload(gpu, bytes_of(&[params])).clone();
@@ -136,30 +104,58 @@ impl GpuBackend {
                         &pipeline,
                         &[
                             p.as_entire_binding(),
-                            l.as_entire_binding(),
+                            t.as_entire_binding(),
                             c.as_entire_binding(),
-                            b.as_entire_binding(),
+                            e.as_entire_binding(),
                             out.as_entire_binding(),
                         ],
                     );
                     let mut encoder = gpu.encoder();
-                    Gpu::dispatch(
-                        &mut encoder,
-                        &pipeline,
-                        &bind,
-                        (vn.div_ceil(PER_GROUP) as u32, qn as u32),
-                    );
-                    select_into(
-                        gpu,
-                        bufs,
-                        encoder,
-                        (qn, vn, k),
-                        &labels[v0..v0 + vn],
-                        &mut heaps[q0..q0 + qn],
-                    )?;
+                    let grid = (vn.div_ceil(scan.per_group) as u32, qn as u32);
+                    Gpu::dispatch(&mut encoder, &pipeline, &bind, grid);
+                    let sel = Rows {
+                        rows: qn,
+                        n: vn,
+                        k,
+                        larger_is_better: false,
+                    };
+                    let best = select_topk::run(gpu, bufs, encoder, &out, sel)?;
+                    for (heap, row) in heaps[q0..q0 + qn].iter_mut().zip(best) {
+                        for (d, i) in row {
+                            heap.push(d, label0 + (v0 + i as usize) as u64);
+                        }
+                    }
                 }
             }
             Ok(())
         })
+    }
+
+    /// `Backend::scan_pq8` for `nq` queries over the same list: `luts` is `nq × m × 256`,
+    /// `biases` and `heaps` one per query.
+    pub fn scan_pq8_batch(
+        &self,
+        luts: &[f32],
+        m: usize,
+        codes: &[u8],
+        list: (usize, u64),
+        biases: &[f32],
+        heaps: &mut [TopKHeap],
+    ) -> Result<(), GpuError> {
+        let table = m * 256;
+        let scan = ListScan {
+            source: SOURCE,
+            entry: "scan_pq8",
+            m,
+            per_group: 1024,
+            // Chunks of 4 vectors start on a word of codes whatever m is.
+            align: 4,
+            code_bytes_per_vector: m,
+            tables: &|q0, q1| bytes_of(&luts[q0 * table..q1 * table]),
+            extras: &|q0, q1| bytes_of(&biases[q0..q1]),
+            codes: &|v0, v1| &codes[v0 * m..v1 * m],
+            table_bytes: table * 4,
+        };
+        self.scan_list(&scan, list, heaps)
     }
 }
