@@ -171,6 +171,9 @@ pub fn open_session(path: &Path, settings: &FaceSettings) -> Result<Session, Fac
                 .map_err(Into::into)
         })
         .map_err(|e| fail(e.to_string()))?;
+    builder = builder
+        .with_intra_op_spinning(settings.intra_spinning)
+        .map_err(|e| fail(e.to_string()))?;
     if settings.intra_threads > 0 {
         builder = builder
             .with_intra_threads(settings.intra_threads)
