@@ -2,8 +2,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod bench;
 pub mod compute;
 pub mod config;
 pub mod error;
 pub mod faces;
 pub mod index;
+pub mod library;
+pub mod people;

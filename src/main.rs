@@ -17,6 +17,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Benchmarks: synthetic face-like data sets and index measurements.
+    Bench {
+        #[command(subcommand)]
+        command: facefind::bench::BenchCommand,
+    },
     /// Find the faces in photos: box, 5 landmarks, score, quality (and embeddings, crops).
     Faces {
         #[arg(required = true, value_name = "PHOTO")]
@@ -47,6 +52,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Cli::command().print_help()?;
             Ok(())
         }
+        Some(Command::Bench { command }) => Ok(facefind::bench::run(command)?),
         Some(Command::Faces {
             photos,
             json,

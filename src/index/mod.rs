@@ -6,7 +6,18 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+pub mod check;
+pub mod factory;
+pub mod flat;
+pub mod format;
+pub mod invlists;
+pub mod ivf;
+pub mod kmeans;
+pub mod pq;
+pub mod refine;
 
 pub use crate::compute::Metric;
 use crate::error::IndexResult;
@@ -22,7 +33,10 @@ pub struct SearchParams {
 
 impl Default for SearchParams {
     fn default() -> Self {
-        Self { nprobe: 16, k_factor: 4 }
+        Self {
+            nprobe: 16,
+            k_factor: 4,
+        }
     }
 }
 
@@ -50,16 +64,23 @@ impl SearchResults {
     }
 }
 
+/// Receives `(stage, fraction done)`.
+pub type ProgressFn = dyn Fn(&str, f32) + Send + Sync;
+
 /// Progress of a long job and a flag to stop it, shared with whoever watches.
 #[derive(Clone, Default)]
 pub struct JobControl {
     stop: Arc<AtomicBool>,
-    progress: Option<Arc<dyn Fn(&str, f32) + Send + Sync>>,
+    progress: Option<Arc<ProgressFn>>,
+    warnings: Arc<Mutex<Vec<String>>>,
 }
 
 impl JobControl {
     pub fn with_progress(progress: impl Fn(&str, f32) + Send + Sync + 'static) -> Self {
-        Self { stop: Arc::default(), progress: Some(Arc::new(progress)) }
+        Self {
+            progress: Some(Arc::new(progress)),
+            ..Self::default()
+        }
     }
     /// Asks the job to stop at its next check.
     pub fn stop(&self) {
@@ -67,6 +88,20 @@ impl JobControl {
     }
     pub fn should_stop(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+    /// Records a warning about the job (e.g. too little training data).
+    pub fn warn(&self, message: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message);
+    }
+    /// The warnings recorded so far.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     /// Reports `fraction` (0..=1) of `stage` done.
     pub fn report(&self, stage: &str, fraction: f32) {
@@ -91,9 +126,33 @@ pub trait VectorIndex: Send + Sync {
     /// Adds `data` (n×dim) under `ids` (n).
     fn add(&mut self, data: &[f32], ids: &[u64]) -> IndexResult<()>;
     /// The `k` best vectors for each of the `queries` (nq×dim), best first.
-    fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> IndexResult<SearchResults>;
+    fn search(
+        &self,
+        queries: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> IndexResult<SearchResults>;
     /// Writes the index to `path` (crash-safe: temporary file, fsync, rename).
     fn save(&self, path: &Path) -> IndexResult<()>;
     /// Bytes the saved index takes on disk.
     fn bytes_on_disk(&self) -> u64;
+}
+
+/// Opens an index written by `VectorIndex::save`, whatever its kind.
+pub fn load_index(path: &Path) -> IndexResult<Box<dyn VectorIndex>> {
+    let data = format::read_file(path)?;
+    let mut r = format::Reader::new(path, &data);
+    let code = r.fourcc()?;
+    let index: Box<dyn VectorIndex> = match &code {
+        flat::FOURCC => Box::new(flat::FlatIndex::read(&mut r)?),
+        ivf::FOURCC => Box::new(ivf::IvfIndex::read(&mut r)?),
+        other => {
+            return Err(r.corrupt(format!(
+                "unknown index type {:?}",
+                String::from_utf8_lossy(other)
+            )));
+        }
+    };
+    r.done()?;
+    Ok(index)
 }

@@ -1,0 +1,305 @@
+//! `facefind bench ann`: builds an index spec on a data set and measures
+//! recall, person recall, speed and memory (definitions shared with
+//! `benches/vs_faiss.py`, so FAISS and hnswlib are measured the same way).
+//!
+//! - recall@10: share of the true top-10 found in the returned top-10;
+//! - person_recall: of a query's same-identity rows among its true top-k_gt,
+//!   the share a top-k_gt search returns (mean over queries that have any);
+//! - QPS batch: all queries in one call, k = 10; QPS single: the first
+//!   `--single-queries` queries, one call each, k = 10;
+//! - the index is saved and loaded back before searching (so the figures
+//!   are those of what a user would open); `peak_rss_bytes` is the peak
+//!   while searching, measured from a reset after the build with the base
+//!   vectors unmapped; `build_peak_rss_bytes` is the peak before.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::data::{Dataset, Identities};
+use super::{BenchError, BenchResult, rss};
+use crate::index::factory::index_factory;
+use crate::index::{JobControl, NO_ID, SearchParams, SearchResults, VectorIndex, load_index};
+
+/// The k of recall@k and of the timed searches.
+const K: usize = 10;
+
+#[derive(Debug, clap::Args)]
+pub struct AnnArgs {
+    /// Data-set directory (see `facefind bench gen`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Index spec, e.g. `Flat`, `IVF1024,PQ64x4fs,RFlat`, `auto`.
+    #[arg(long)]
+    pub index: String,
+    /// Inverted lists visited per query, swept in order (IVF indexes only).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64,128")]
+    pub nprobe: Vec<usize>,
+    /// Re-ranking: k·k_factor candidates are re-scored exactly.
+    #[arg(long, default_value_t = SearchParams::default().k_factor)]
+    pub k_factor: usize,
+    /// Worker threads (default: rayon's choice, one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Queries timed one call at a time (the first ones of the set).
+    #[arg(long, default_value_t = 1000)]
+    pub single_queries: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One point of the nprobe sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnnRun {
+    /// 0 for indexes without lists (Flat).
+    pub nprobe: usize,
+    pub recall_at_10: f64,
+    /// None where the data set has no identity files.
+    pub person_recall: Option<f64>,
+    pub qps_batch: f64,
+    pub qps_single: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AnnReport {
+    pub index: String,
+    pub n: usize,
+    pub dim: usize,
+    pub train_s: f64,
+    pub add_s: f64,
+    pub index_bytes: u64,
+    pub peak_rss_bytes: Option<u64>,
+    pub build_peak_rss_bytes: Option<u64>,
+    pub k_factor: usize,
+    pub threads: usize,
+    pub runs: Vec<AnnRun>,
+}
+
+/// Share of the true top-`K` (first `K` of each `k_gt`-row of `gt`) in the returned top-`K`.
+pub fn recall_at_k(res: &SearchResults, gt: &[i32], k_gt: usize) -> f64 {
+    let nq = res.nq();
+    let hits: usize = (0..nq)
+        .map(|q| {
+            let truth = &gt[q * k_gt..q * k_gt + K.min(k_gt)];
+            let found = &res.row_ids(q)[..K.min(res.k)];
+            truth
+                .iter()
+                .filter(|&&t| found.contains(&(t as u64)))
+                .count()
+        })
+        .sum();
+    hits as f64 / (nq * K.min(k_gt)).max(1) as f64
+}
+
+/// Mean over queries with any same-identity row in their true top-k_gt of
+/// the share of those rows that `res` (a top-k_gt search) returns.
+pub fn person_recall(
+    res: &SearchResults,
+    gt: &[i32],
+    k_gt: usize,
+    ids: &Identities,
+) -> Option<f64> {
+    let shares: Vec<f64> = (0..res.nq())
+        .filter_map(|q| {
+            let own: Vec<u64> = gt[q * k_gt..(q + 1) * k_gt]
+                .iter()
+                .filter(|&&r| ids.base[r as usize] == ids.queries[q])
+                .map(|&r| r as u64)
+                .collect();
+            if own.is_empty() {
+                return None;
+            }
+            let found = res
+                .row_ids(q)
+                .iter()
+                .filter(|&&id| id != NO_ID && own.contains(&id))
+                .count();
+            Some(found as f64 / own.len() as f64)
+        })
+        .collect();
+    (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64)
+}
+
+/// A directory removed when dropped (the index files of one run).
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> BenchResult<Self> {
+        // Unique per process and per call: tests measure in parallel.
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("facefind-bench-ann-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|e| BenchError::io(&path, e))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover scratch directory in /tmp is harmless.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn seconds_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64()
+}
+
+/// Builds, saves and reloads the index; returns it with the build figures.
+fn build(
+    set: Dataset,
+    spec: &str,
+    dir: &Path,
+) -> BenchResult<(Box<dyn VectorIndex>, [f64; 2], u64)> {
+    let m = &set.meta;
+    let mut index = index_factory(spec, m.dim, m.metric()?, m.n)?;
+    let ctl = JobControl::default();
+    let base = set.base.as_slice();
+    let t = Instant::now();
+    index.train(base, &ctl)?;
+    let train_s = seconds_since(t);
+    let ids: Vec<u64> = (0..m.n as u64).collect();
+    let t = Instant::now();
+    index.add(base, &ids)?;
+    let add_s = seconds_since(t);
+    for w in ctl.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let path = dir.join("index.ffx");
+    index.save(&path)?;
+    let bytes = index.bytes_on_disk();
+    drop(index);
+    drop(set);
+    Ok((load_index(&path)?, [train_s, add_s], bytes))
+}
+
+/// Runs the whole measurement (on the current rayon pool).
+pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
+    if args.nprobe.is_empty() || args.nprobe.contains(&0) {
+        return Err(BenchError::Param(
+            "--nprobe needs one or more positive values".into(),
+        ));
+    }
+    let set = Dataset::open(&args.data)?;
+    let meta = set.meta.clone();
+    let gt = set.ground_truth()?;
+    let identities = set.identities()?;
+    // The queries outlive the base: copy them before the mapping goes.
+    let queries = set.queries.as_slice().to_vec();
+    let scratch = ScratchDir::new()?;
+    let (index, [train_s, add_s], index_bytes) = build(set, &args.index, &scratch.0)?;
+    let build_peak_rss_bytes = rss::peak_rss();
+    let reset = rss::reset_peak();
+    let has_lists = index.spec().contains("IVF");
+    let sweep: Vec<usize> = if has_lists {
+        args.nprobe.clone()
+    } else {
+        vec![0]
+    };
+    let dim = meta.dim;
+    let single = args.single_queries.min(meta.nq);
+    let mut runs = Vec::with_capacity(sweep.len());
+    for nprobe in sweep {
+        let params = SearchParams {
+            nprobe: nprobe.max(1),
+            k_factor: args.k_factor,
+        };
+        // Untimed, and the warm-up of the timed searches.
+        let wide = index.search(&queries, meta.k_gt, &params)?;
+        let person = identities
+            .as_ref()
+            .and_then(|ids| person_recall(&wide, &gt, meta.k_gt, ids));
+        let t = Instant::now();
+        let res = index.search(&queries, K, &params)?;
+        let qps_batch = meta.nq as f64 / seconds_since(t);
+        let t = Instant::now();
+        for q in queries.chunks_exact(dim).take(single) {
+            index.search(q, K, &params)?;
+        }
+        let qps_single = single as f64 / seconds_since(t);
+        let run = AnnRun {
+            nprobe,
+            recall_at_10: recall_at_k(&res, &gt, meta.k_gt),
+            person_recall: person,
+            qps_batch,
+            qps_single,
+        };
+        if !args.json {
+            eprintln!("  nprobe {nprobe}: recall@10 {:.4}", run.recall_at_10);
+        }
+        runs.push(run);
+    }
+    Ok(AnnReport {
+        index: index.spec(),
+        n: meta.n,
+        dim,
+        train_s,
+        add_s,
+        index_bytes,
+        peak_rss_bytes: if reset { rss::peak_rss() } else { None },
+        build_peak_rss_bytes,
+        k_factor: args.k_factor,
+        threads: rayon::current_num_threads(),
+        runs,
+    })
+}
+
+fn mib(b: Option<u64>) -> String {
+    b.map_or("n/a".into(), |b| {
+        format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+    })
+}
+
+fn print_table(r: &AnnReport) {
+    println!(
+        "index {} on {} vectors of {} dims, {} threads, k_factor {}",
+        r.index, r.n, r.dim, r.threads, r.k_factor
+    );
+    println!(
+        "train {:.2} s, add {:.2} s, {} bytes on disk ({:.1} per vector), peak RSS building {}, searching {}",
+        r.train_s,
+        r.add_s,
+        r.index_bytes,
+        r.index_bytes as f64 / r.n as f64,
+        mib(r.build_peak_rss_bytes),
+        mib(r.peak_rss_bytes)
+    );
+    println!("| nprobe | recall@10 | person_recall | QPS batch | QPS single |");
+    println!("|---:|---:|---:|---:|---:|");
+    for run in &r.runs {
+        let nprobe = if run.nprobe == 0 {
+            "-".to_string()
+        } else {
+            run.nprobe.to_string()
+        };
+        let person = run.person_recall.map_or("-".into(), |p| format!("{p:.4}"));
+        println!(
+            "| {nprobe} | {:.4} | {person} | {:.0} | {:.0} |",
+            run.recall_at_10, run.qps_batch, run.qps_single
+        );
+    }
+}
+
+pub fn run(args: &AnnArgs) -> BenchResult<()> {
+    let report = match args.threads {
+        Some(threads) => rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| BenchError::Param(format!("--threads {threads}: {e}")))?
+            .install(|| measure(args))?,
+        None => measure(args)?,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).expect("the report serialises")
+        );
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}

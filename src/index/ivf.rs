@@ -1,0 +1,515 @@
+//! IVF: a coarse quantiser of `nlist` centroids splits the vectors into
+//! inverted lists; a search visits the `nprobe` lists nearest the query.
+//! Lists hold full vectors (`IVF,Flat`) or PQ codes of the residual to the
+//! list centroid (8-bit, or 4-bit fast-scan); an optional re-ranking store
+//! re-scores the best `k · k_factor` candidates exactly.
+//!
+//! With re-ranking, list labels are row numbers into the store and
+//! `row_ids` maps rows to the caller's ids; without, labels are the ids.
+use std::path::Path;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::factory::{ListCodec, Refine, Spec};
+use super::format::{self, Reader, Writer};
+use super::invlists::{self, CodeLayout, InvertedLists, MemoryLists};
+use super::kmeans::{self, KMeansParams};
+use super::pq::ProductQuantizer;
+use super::refine::RefineStore;
+use super::{JobControl, Metric, NO_ID, SearchParams, SearchResults, VectorIndex, check};
+use crate::compute::rng::Rng;
+use crate::compute::{Backend, TopKHeap, default_backend, pq4};
+use crate::error::{IndexError, IndexResult};
+
+/// Object code of an IVF index in the file format.
+pub const FOURCC: &[u8; 4] = b"IvIx";
+/// The seed of every random choice in training unless one is given.
+pub const DEFAULT_SEED: u64 = 0x00fa_cef1_d0ce_5eed;
+/// Vectors added per chunk (bounds the memory of residuals and codes).
+const ADD_CHUNK: usize = 1 << 16;
+/// Queries whose coarse distances are computed together.
+const COARSE_CHUNK: usize = 1024;
+
+pub struct IvfIndex {
+    dim: usize,
+    metric: Metric,
+    nlist: usize,
+    codec: ListCodec,
+    refine_kind: Refine,
+    seed: u64,
+    /// `nlist × dim`; empty until trained.
+    centroids: Vec<f32>,
+    pq: Option<ProductQuantizer>,
+    lists: Box<dyn InvertedLists>,
+    refine: Option<RefineStore>,
+    row_ids: Vec<u64>,
+    ntotal: usize,
+    backend: Arc<dyn Backend>,
+}
+
+fn layout(codec: ListCodec, dim: usize) -> CodeLayout {
+    match codec {
+        ListCodec::Flat => CodeLayout::Flat { code_size: 4 * dim },
+        ListCodec::Pq8 { m } => CodeLayout::Flat { code_size: m },
+        ListCodec::Pq4fs { m } => CodeLayout::Packed4 { m },
+    }
+}
+
+fn new_store(kind: Refine) -> Option<RefineStore> {
+    match kind {
+        Refine::None => None,
+        Refine::F32 => Some(RefineStore::F32(Vec::new())),
+        Refine::F16 => Some(RefineStore::F16(Vec::new())),
+    }
+}
+
+impl IvfIndex {
+    pub fn new(dim: usize, metric: Metric, nlist: usize, codec: ListCodec, refine: Refine) -> Self {
+        Self {
+            dim,
+            metric,
+            nlist,
+            codec,
+            refine_kind: refine,
+            seed: DEFAULT_SEED,
+            centroids: Vec::new(),
+            pq: None,
+            lists: Box::new(MemoryLists::new(nlist, layout(codec, dim))),
+            refine: new_store(refine),
+            row_ids: Vec::new(),
+            ntotal: 0,
+            backend: default_backend(),
+        }
+    }
+
+    /// Uses `seed` for training instead of `DEFAULT_SEED`.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    fn pq_m(&self) -> Option<(usize, u32)> {
+        match self.codec {
+            ListCodec::Flat => None,
+            ListCodec::Pq8 { m } => Some((m, 8)),
+            ListCodec::Pq4fs { m } => Some((m, 4)),
+        }
+    }
+
+    /// Residuals of `x` to the centroids of `labels`.
+    fn residuals(&self, x: &[f32], labels: &[u32]) -> Vec<f32> {
+        let d = self.dim;
+        x.chunks_exact(d)
+            .zip(labels)
+            .flat_map(|(row, &l)| {
+                row.iter()
+                    .zip(&self.centroids[l as usize * d..])
+                    .map(|(a, c)| a - c)
+            })
+            .collect()
+    }
+
+    fn coarse_assign(&self, x: &[f32]) -> Vec<u32> {
+        let n = x.len() / self.dim;
+        let (mut labels, mut dists) = (vec![0u32; n], vec![0f32; n]);
+        self.backend.assign(
+            self.metric,
+            x,
+            &self.centroids,
+            self.dim,
+            &mut labels,
+            &mut dists,
+        );
+        labels
+    }
+
+    fn add_chunk(&mut self, data: &[f32], ids: &[u64]) -> IndexResult<()> {
+        let labels = self.coarse_assign(data);
+        let codes: Vec<u8> = match &self.pq {
+            None => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            Some(pq) => pq.encode(&*self.backend, &self.residuals(data, &labels)),
+        };
+        let cs = self.lists.layout().code_size();
+        let list_labels: Vec<u64> = match &mut self.refine {
+            Some(store) => {
+                store.push(data);
+                self.row_ids.extend_from_slice(ids);
+                (self.ntotal as u64..(self.ntotal + ids.len()) as u64).collect()
+            }
+            None => ids.to_vec(),
+        };
+        // group by list (stable), then one append per list
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| labels[i]);
+        for group in order.chunk_by(|&a, &b| labels[a] == labels[b]) {
+            let list = labels[group[0]] as usize;
+            let c: Vec<u8> = group
+                .iter()
+                .flat_map(|&i| codes[i * cs..(i + 1) * cs].iter().copied())
+                .collect();
+            let l: Vec<u64> = group.iter().map(|&i| list_labels[i]).collect();
+            self.lists.append(list, &c, &l)?;
+        }
+        self.ntotal += ids.len();
+        Ok(())
+    }
+
+    /// The `nprobe` nearest lists of every query: `(distance, list)`, nearest first.
+    fn probes(&self, queries: &[f32], nprobe: usize) -> Vec<Vec<(f32, u32)>> {
+        let mut out = Vec::with_capacity(queries.len() / self.dim);
+        for chunk in queries.chunks(COARSE_CHUNK * self.dim) {
+            let mut d = vec![0f32; chunk.len() / self.dim * self.nlist];
+            self.backend
+                .distances(self.metric, chunk, &self.centroids, self.dim, &mut d);
+            d.iter_mut().for_each(|v| *v = self.metric.to_dist(*v));
+            out.extend(self.backend.select_topk(&d, self.nlist, nprobe));
+        }
+        out
+    }
+
+    /// Scans the given lists for one query into a heap of `kk` candidates.
+    fn scan_lists(&self, q: &[f32], probes: &[(f32, u32)], kk: usize) -> TopKHeap {
+        let b = &*self.backend;
+        let mut heap = TopKHeap::new(kk);
+        let ip = self.metric == Metric::InnerProduct;
+        let residual = |list: u32| -> Vec<f32> {
+            q.iter()
+                .zip(&self.centroids[list as usize * self.dim..])
+                .map(|(a, c)| a - c)
+                .collect()
+        };
+        match (&self.pq, self.codec) {
+            (None, _) => {
+                for &(_, list) in probes {
+                    let l = list as usize;
+                    b.scan_flat(
+                        self.metric,
+                        q,
+                        invlists::as_f32s(self.lists.codes(l)),
+                        self.lists.labels(l),
+                        &mut heap,
+                    );
+                }
+            }
+            (Some(pq), codec) => {
+                // For the inner product the table does not depend on the list
+                // (<q, c + r> = <q, c> + <q, r>); for L2 it is built per list.
+                let mut lut = vec![0f32; pq.m * pq.ksub];
+                let build = |lut: &mut Vec<f32>, x: &[f32]| {
+                    b.pq_lut(self.metric, x, &pq.codebooks, pq.m, pq.ksub, lut)
+                };
+                if ip {
+                    build(&mut lut, q);
+                }
+                let fast = matches!(codec, ListCodec::Pq4fs { .. });
+                let mut qlut = if ip && fast {
+                    Some(pq4::quantize_lut(&lut, pq.m))
+                } else {
+                    None
+                };
+                for &(coarse, list) in probes {
+                    let l = list as usize;
+                    if self.lists.list_len(l) == 0 {
+                        continue;
+                    }
+                    let bias = if ip { coarse } else { 0.0 };
+                    if !ip {
+                        build(&mut lut, &residual(list));
+                        if fast {
+                            qlut = Some(pq4::quantize_lut(&lut, pq.m));
+                        }
+                    }
+                    match &qlut {
+                        Some(t) => b.scan_pq4fs(
+                            t,
+                            pq.m,
+                            self.lists.codes(l),
+                            self.lists.labels(l),
+                            bias,
+                            &mut heap,
+                        ),
+                        None => b.scan_pq8(
+                            &lut,
+                            pq.m,
+                            self.lists.codes(l),
+                            self.lists.labels(l),
+                            bias,
+                            &mut heap,
+                        ),
+                    }
+                }
+            }
+        }
+        heap
+    }
+
+    /// Final `(distance, id)` results of one query, best first.
+    fn finish(&self, q: &[f32], heap: TopKHeap, k: usize) -> Vec<(f32, u64)> {
+        match &self.refine {
+            None => heap.into_sorted(),
+            Some(store) => {
+                let rows: Vec<u64> = heap.into_sorted().into_iter().map(|(_, r)| r).collect();
+                let mut best = TopKHeap::new(k);
+                store.rerank(&*self.backend, self.metric, q, &rows, &mut best);
+                best.into_sorted()
+                    .into_iter()
+                    .map(|(d, r)| (d, self.row_ids[r as usize]))
+                    .collect()
+            }
+        }
+    }
+
+    fn write<W: std::io::Write>(&self, w: &mut Writer<W>) {
+        w.fourcc(FOURCC);
+        w.usize(self.dim);
+        w.metric(self.metric);
+        w.usize(self.nlist);
+        w.u64(self.seed);
+        let (tag, m) = match self.codec {
+            ListCodec::Flat => (0, 0),
+            ListCodec::Pq8 { m } => (1, m),
+            ListCodec::Pq4fs { m } => (2, m),
+        };
+        w.u8(tag);
+        w.usize(m);
+        w.u8(match self.refine_kind {
+            Refine::None => 0,
+            Refine::F32 => 1,
+            Refine::F16 => 2,
+        });
+        w.usize(self.ntotal);
+        w.f32s(&self.centroids);
+        if let Some(pq) = &self.pq {
+            pq.write(w);
+        }
+        invlists::write_lists(w, &*self.lists);
+        if let Some(store) = &self.refine {
+            w.u64s(&self.row_ids);
+            store.write(w);
+        }
+    }
+
+    /// Reads the object after its four-character code, validating every size.
+    pub fn read(r: &mut Reader) -> IndexResult<Self> {
+        let (dim, metric, nlist, seed) = (r.usize()?, r.metric()?, r.usize()?, r.u64()?);
+        let (tag, m) = (r.u8()?, r.usize()?);
+        let codec = match tag {
+            0 => ListCodec::Flat,
+            1 => ListCodec::Pq8 { m },
+            2 => ListCodec::Pq4fs { m },
+            t => return Err(r.corrupt(format!("unknown list codec {t}"))),
+        };
+        let refine = match r.u8()? {
+            0 => Refine::None,
+            1 => Refine::F32,
+            2 => Refine::F16,
+            t => return Err(r.corrupt(format!("unknown re-ranking kind {t}"))),
+        };
+        let spec = Spec::Ivf {
+            nlist,
+            codec,
+            refine,
+        };
+        if let Err(e) = Spec::parse(&spec.to_spec_string(), dim, 0) {
+            return Err(r.corrupt(format!("invalid parameters: {e}")));
+        }
+        let ntotal = r.usize()?;
+        let centroids = r.f32s(None)?;
+        let trained = !centroids.is_empty();
+        if trained && centroids.len() != nlist * dim {
+            return Err(r.corrupt(format!(
+                "{} centroid values for {nlist} × {dim}",
+                centroids.len()
+            )));
+        }
+        if !trained && ntotal > 0 {
+            return Err(r.corrupt("vectors in an untrained index"));
+        }
+        let mut index = Self::new(dim, metric, nlist, codec, refine).with_seed(seed);
+        index.centroids = centroids;
+        if trained && codec != ListCodec::Flat {
+            let pq = ProductQuantizer::read(r, dim)?;
+            let want = if matches!(codec, ListCodec::Pq4fs { .. }) {
+                16
+            } else {
+                256
+            };
+            if pq.m != m || pq.ksub != want {
+                return Err(r.corrupt(format!(
+                    "product quantiser m {} ksub {} does not match the spec {}",
+                    pq.m,
+                    pq.ksub,
+                    spec.to_spec_string()
+                )));
+            }
+            index.pq = Some(pq);
+        }
+        let lists = MemoryLists::read(r, nlist, layout(codec, dim))?;
+        let stored: usize = (0..nlist).map(|l| lists.list_len(l)).sum();
+        if stored != ntotal {
+            return Err(r.corrupt(format!(
+                "lists hold {stored} vectors, the header says {ntotal}"
+            )));
+        }
+        if refine != Refine::None {
+            index.row_ids = r.u64s(Some(ntotal))?;
+            index.refine = Some(RefineStore::read(r, ntotal, dim)?);
+            if let Some(bad) = (0..nlist)
+                .flat_map(|l| lists.labels(l).iter())
+                .find(|&&row| row >= ntotal as u64)
+            {
+                return Err(r.corrupt(format!(
+                    "list label {bad} is not a row of the {ntotal} stored vectors"
+                )));
+            }
+        }
+        index.lists = Box::new(lists);
+        index.ntotal = ntotal;
+        Ok(index)
+    }
+}
+
+impl VectorIndex for IvfIndex {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+    fn ntotal(&self) -> usize {
+        self.ntotal
+    }
+    fn is_trained(&self) -> bool {
+        !self.centroids.is_empty()
+    }
+    fn spec(&self) -> String {
+        Spec::Ivf {
+            nlist: self.nlist,
+            codec: self.codec,
+            refine: self.refine_kind,
+        }
+        .to_spec_string()
+    }
+
+    fn train(&mut self, data: &[f32], ctl: &JobControl) -> IndexResult<()> {
+        let n = check::vectors(data, self.dim)?;
+        let params = KMeansParams::new(self.nlist, self.metric, self.seed);
+        let centroids = kmeans::train(
+            &*self.backend,
+            data,
+            self.dim,
+            &params,
+            ctl,
+            "train coarse quantiser",
+        )?;
+        self.centroids = centroids;
+        if let Some((m, nbits)) = self.pq_m() {
+            // the product quantiser learns from residuals of a seeded sample
+            let want = (kmeans::MAX_POINTS_PER_CENTROID << nbits).min(n);
+            let mut rows = Rng::new(self.seed ^ 0x9e37).sample_indices(n, want);
+            rows.sort_unstable();
+            let sample: Vec<f32> = rows
+                .iter()
+                .flat_map(|&i| data[i * self.dim..(i + 1) * self.dim].iter().copied())
+                .collect();
+            let labels = self.coarse_assign(&sample);
+            let res = self.residuals(&sample, &labels);
+            match ProductQuantizer::train(&*self.backend, &res, self.dim, m, nbits, self.seed, ctl)
+            {
+                Ok(pq) => self.pq = Some(pq),
+                Err(e) => {
+                    self.centroids.clear();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, data: &[f32], ids: &[u64]) -> IndexResult<()> {
+        let n = check::vectors(data, self.dim)?;
+        check::ids(ids, n)?;
+        if !self.is_trained() {
+            return Err(IndexError::NotTrained);
+        }
+        for (d, i) in data.chunks(ADD_CHUNK * self.dim).zip(ids.chunks(ADD_CHUNK)) {
+            self.add_chunk(d, i)?;
+        }
+        Ok(())
+    }
+
+    fn search(
+        &self,
+        queries: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> IndexResult<SearchResults> {
+        let nq = check::vectors(queries, self.dim)?;
+        check::k(k, self.ntotal)?;
+        if params.nprobe == 0 || params.nprobe > self.nlist {
+            return Err(IndexError::Nprobe {
+                nprobe: params.nprobe,
+                nlist: self.nlist,
+            });
+        }
+        if params.k_factor == 0 {
+            return Err(IndexError::Param("k_factor must be at least 1".into()));
+        }
+        let kk = if self.refine.is_some() {
+            k * params.k_factor
+        } else {
+            k
+        };
+        let probes = self.probes(queries, params.nprobe);
+        let threads = rayon::current_num_threads();
+        let one = |i: usize| -> Vec<(f32, u64)> {
+            let q = &queries[i * self.dim..(i + 1) * self.dim];
+            let heap = if nq >= threads {
+                self.scan_lists(q, &probes[i], kk)
+            } else {
+                // too few queries to keep every thread busy: split the lists
+                let part = probes[i].len().div_ceil(threads).max(1);
+                probes[i]
+                    .par_chunks(part)
+                    .map(|p| self.scan_lists(q, p, kk))
+                    .reduce(
+                        || TopKHeap::new(kk),
+                        |mut a, b| {
+                            a.merge(&b);
+                            a
+                        },
+                    )
+            };
+            self.finish(q, heap, k)
+        };
+        let rows: Vec<Vec<(f32, u64)>> = if nq >= threads {
+            (0..nq).into_par_iter().map(one).collect()
+        } else {
+            (0..nq).map(one).collect()
+        };
+        let missing = self.metric.to_score(f32::INFINITY);
+        let mut out = SearchResults {
+            k,
+            scores: Vec::with_capacity(nq * k),
+            ids: Vec::with_capacity(nq * k),
+        };
+        for row in rows {
+            let n = row.len();
+            for (d, id) in row {
+                out.scores.push(self.metric.to_score(d));
+                out.ids.push(id);
+            }
+            out.scores.extend(std::iter::repeat_n(missing, k - n));
+            out.ids.extend(std::iter::repeat_n(NO_ID, k - n));
+        }
+        Ok(out)
+    }
+
+    fn save(&self, path: &Path) -> IndexResult<()> {
+        format::save_atomic(path, |w| self.write(w))
+    }
+    fn bytes_on_disk(&self) -> u64 {
+        format::encoded_len(|w| self.write(w))
+    }
+}
