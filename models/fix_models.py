@@ -16,8 +16,11 @@ YuNet takes any H x W that is a multiple of 32 and SFace takes batches; the
 graphs themselves are size-agnostic (all activation reshapes are [1, -1, k]
 and Flatten).
 With --fp32 the weight DequantizeLinear nodes are also folded into float
-initializers (exact: (q - zero_point) * scale, block-wise), giving plain fp32 graphs.
-Nothing else changes: same node order, same names, same opset.
+initializers (exact: (q - zero_point) * scale, block-wise), giving plain fp32 graphs, and
+SFace's 27 PRelu nodes are spelt Relu/Sub/Mul/Add: relu(x) + slope * (x - relu(x)) is
+bit-identical to PRelu (x - relu(x) is exactly x or 0) and runs 2x faster in ORT 1.31,
+whose PRelu takes a slow broadcasting path for [C, 1, 1] slopes.
+Nothing else changes: same names for every kept tensor, same opset.
 """
 import sys
 from pathlib import Path
@@ -117,6 +120,29 @@ def fold_weight_dequantize(model):
     return folded
 
 
+def prelu_as_relu(model):
+    inits = {i.name: i for i in model.graph.initializer}
+    nodes, count = [], 0
+    for node in model.graph.node:
+        if node.op_type != "PRelu" or node.input[1] not in inits:
+            nodes.append(node)
+            continue
+        x, slope, y = node.input[0], node.input[1], node.output[0]
+        # [C, 1, 1] -> [1, C, 1, 1]: the same broadcast, spelt out for Mul.
+        value = numpy_helper.to_array(inits[slope])
+        inits[slope].CopyFrom(numpy_helper.from_array(value.reshape(1, -1, *value.shape[1:]), slope))
+        nodes += [
+            helper.make_node("Relu", [x], [y + "_pos"]),
+            helper.make_node("Sub", [x, y + "_pos"], [y + "_neg"]),
+            helper.make_node("Mul", [y + "_neg", slope], [y + "_scaled"]),
+            helper.make_node("Add", [y + "_pos", y + "_scaled"], [y]),
+        ]
+        count += 1
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return count
+
+
 def main():
     if len(sys.argv) not in (3, 4) or (len(sys.argv) == 4 and sys.argv[3] != "--fp32"):
         sys.exit(__doc__)
@@ -135,7 +161,7 @@ def main():
         if fp32:
             folded = fold_weight_dequantize(model)
             target = name.replace("_int8bq", "")
-            print(f"{target}: folded {folded} weight DequantizeLinear nodes")
+            print(f"{target}: folded {folded} weight DequantizeLinear nodes, rewrote {prelu_as_relu(model)} PRelu")
         onnx.checker.check_model(model, full_check=True)
         tmp = out / (target + ".tmp")
         onnx.save(model, tmp)

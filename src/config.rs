@@ -55,6 +55,9 @@ pub struct FaceSettings {
     pub tiled_pass: bool,
     /// ONNX Runtime intra-op threads per model; 0 lets ONNX Runtime choose (one per core).
     pub intra_threads: usize,
+    /// Let ONNX Runtime's idle threads spin between runs: a little faster on an idle machine,
+    /// much slower when other programs want the cores (a desktop), so off by default.
+    pub intra_spinning: bool,
     /// Faces embedded per recognizer call.
     pub embed_batch: usize,
     /// Photos with more pixels than this are refused (decompression bombs).
@@ -75,6 +78,7 @@ impl Default for FaceSettings {
             top_k: 5000,
             tiled_pass: true,
             intra_threads: 0,
+            intra_spinning: false,
             embed_batch: 16,
             max_pixels: 100_000_000,
             max_file_bytes: 512 << 20,

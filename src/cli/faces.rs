@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::faces::{FacePipeline, report::PhotoReport, write_crop};
+use crate::faces::{FacePipeline, decode::decode_ahead, report::PhotoReport, write_crop};
 
 pub fn faces(
     data_dir: &Path,
@@ -17,8 +17,10 @@ pub fn faces(
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     }
     let mut failed = 0;
-    for (n, path) in photos.iter().enumerate() {
-        let result = pipeline.process_file(path);
+    let decoded = decode_ahead(photos.to_vec(), pipeline.limits(), 2);
+    for (n, (path, photo)) in decoded.enumerate() {
+        let path = &path;
+        let result = photo.and_then(|photo| pipeline.process(&photo));
         if let (Some(dir), Ok(found)) = (crops, &result) {
             let stem = path
                 .file_stem()

@@ -1,7 +1,7 @@
 //! Reading photos: format sniffing, limits against decompression bombs, EXIF orientation,
 //! and conversion of every supported layout (grayscale, 16-bit, CMYK JPEG, alpha) to 8-bit RGB.
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageDecoder, ImageReader};
 
@@ -131,6 +131,38 @@ pub fn decode_bytes(bytes: &[u8], limits: Limits) -> Result<Photo, String> {
     })
 }
 
+/// Decodes `paths` in order on a background thread, at most `depth` photos ahead, so that
+/// decoding the next photo overlaps the inference on this one. Stops when dropped.
+pub fn decode_ahead(
+    paths: Vec<PathBuf>,
+    limits: Limits,
+    depth: usize,
+) -> impl Iterator<Item = (PathBuf, Result<Photo, FaceError>)> {
+    let (send, receive) = std::sync::mpsc::sync_channel(depth.max(1));
+    let worker = std::thread::Builder::new()
+        .name("facefind-decode".into())
+        .spawn(move || {
+            for path in paths {
+                let photo = decode_file(&path, limits);
+                if send.send((path, photo)).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(err) = worker {
+        // No thread to be had: say so once, as the result of the first photo.
+        let (send, fallback) = std::sync::mpsc::sync_channel(1);
+        let _ = send.send((
+            PathBuf::new(),
+            Err(FaceError::Input(format!(
+                "cannot start the decode thread: {err}"
+            ))),
+        ));
+        return fallback.into_iter();
+    }
+    receive.into_iter()
+}
+
 /// Writes an RGB image as PNG (for aligned crops).
 pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(), FaceError> {
     image::save_buffer_with_format(
@@ -182,6 +214,25 @@ mod tests {
         let big = DynamicImage::ImageLuma8(image::GrayImage::new(2000, 1000));
         let err = decode_bytes(&png(big), LIMITS).unwrap_err();
         assert!(err.contains("2000×1000"), "{err}");
+    }
+
+    #[test]
+    fn decode_ahead_keeps_the_order_and_the_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("a.png");
+        std::fs::write(
+            &good,
+            png(DynamicImage::ImageLuma8(image::GrayImage::new(4, 3))),
+        )
+        .unwrap();
+        let missing = dir.path().join("b.png");
+        let got: Vec<_> =
+            decode_ahead(vec![good.clone(), missing.clone(), good.clone()], LIMITS, 1).collect();
+        assert_eq!(
+            got.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+            vec![good.clone(), missing, good]
+        );
+        assert!(got[0].1.is_ok() && got[1].1.is_err() && got[2].1.is_ok());
     }
 
     #[test]

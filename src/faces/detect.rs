@@ -40,27 +40,74 @@ impl Detection {
     }
 }
 
-/// Bilinear resize with OpenCV's `INTER_LINEAR` sampling (pixel centres, clamped edges), rounded to u8.
+/// Source index and weight of the right/lower neighbour for each destination pixel along one
+/// axis: OpenCV's `INTER_LINEAR` sampling (pixel centres, clamped edges).
+fn taps(dst: u32, src: u32) -> Vec<(usize, f32)> {
+    let scale = f64::from(src) / f64::from(dst);
+    (0..dst)
+        .map(|d| {
+            let f = (f64::from(d) + 0.5) * scale - 0.5;
+            let i = f.floor();
+            if i < 0.0 {
+                (0, 0.0)
+            } else if i as u32 >= src - 1 {
+                (src as usize - 1, 0.0)
+            } else {
+                (i as usize, (f - i) as f32)
+            }
+        })
+        .collect()
+}
+
+/// Bilinear resize with OpenCV's `INTER_LINEAR` sampling, float weights, rounded once to u8.
+/// Separable: each source row is interpolated horizontally once and reused by every output
+/// row that needs it; the arithmetic is the same as [`resize_reference`], bit for bit.
 pub fn resize(photo: &Photo, width: u32, height: u32) -> Photo {
     if (width, height) == (photo.width, photo.height) {
         return photo.clone();
     }
-    let taps = |dst: u32, src: u32| -> Vec<(usize, f32)> {
-        let scale = f64::from(src) / f64::from(dst);
-        (0..dst)
-            .map(|d| {
-                let f = (f64::from(d) + 0.5) * scale - 0.5;
-                let i = f.floor();
-                if i < 0.0 {
-                    (0, 0.0)
-                } else if i as u32 >= src - 1 {
-                    (src as usize - 1, 0.0)
-                } else {
-                    (i as usize, (f - i) as f32)
-                }
-            })
-            .collect()
+    let (xs, ys) = (taps(width, photo.width), taps(height, photo.height));
+    let (sw, sh) = (photo.width as usize, photo.height as usize);
+    let horizontal = |y: usize, out: &mut Vec<f32>| {
+        out.clear();
+        let row = &photo.rgb[y * sw * 3..(y + 1) * sw * 3];
+        for &(x0, wx) in &xs {
+            let x1 = (x0 + 1).min(sw - 1);
+            for c in 0..3 {
+                let (a, b) = (f32::from(row[x0 * 3 + c]), f32::from(row[x1 * 3 + c]));
+                out.push(a + (b - a) * wx);
+            }
+        }
     };
+    let (mut top, mut bottom) = (Vec::new(), Vec::new());
+    let mut cached: Option<(usize, usize)> = None;
+    let mut rgb = Vec::with_capacity(width as usize * height as usize * 3);
+    for &(y0, wy) in &ys {
+        let y1 = (y0 + 1).min(sh - 1);
+        match cached {
+            Some(rows) if rows == (y0, y1) => {}
+            // Moving down by one source row: the old lower row is the new upper one.
+            Some((_, old1)) if old1 == y0 => {
+                std::mem::swap(&mut top, &mut bottom);
+                horizontal(y1, &mut bottom);
+            }
+            _ => {
+                horizontal(y0, &mut top);
+                horizontal(y1, &mut bottom);
+            }
+        }
+        cached = Some((y0, y1));
+        rgb.extend(
+            top.iter()
+                .zip(&bottom)
+                .map(|(&t, &b)| (t + (b - t) * wy).round().clamp(0.0, 255.0) as u8),
+        );
+    }
+    Photo { width, height, rgb }
+}
+
+/// The plain per-pixel form of [`resize`], kept as its reference.
+pub fn resize_reference(photo: &Photo, width: u32, height: u32) -> Photo {
     let (xs, ys) = (taps(width, photo.width), taps(height, photo.height));
     let (sw, sh) = (photo.width as usize, photo.height as usize);
     let mut rgb = Vec::with_capacity(width as usize * height as usize * 3);
@@ -427,6 +474,32 @@ mod tests {
         assert_eq!(*starts.last().unwrap(), 1200 - 640);
         for pair in starts.windows(2) {
             assert!(pair[0] + 640 >= pair[1] + 128, "{starts:?}");
+        }
+    }
+
+    #[test]
+    fn resize_equals_its_reference() {
+        let mut seed = 0x1234_5678u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for (w, h, dw, dh) in [
+            (97, 61, 40, 25),
+            (50, 80, 49, 79),
+            (33, 20, 70, 45),
+            (640, 480, 211, 160),
+            (3, 2, 1, 1),
+        ] {
+            let rgb: Vec<u8> = (0..w * h * 3).map(|_| next() as u8).collect();
+            let photo = Photo::from_rgb(w, h, rgb).unwrap();
+            assert_eq!(
+                resize(&photo, dw, dh),
+                resize_reference(&photo, dw, dh),
+                "{w}×{h} → {dw}×{dh}"
+            );
         }
     }
 

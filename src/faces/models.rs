@@ -20,9 +20,19 @@ pub const RECOGNIZER_FILE: &str = "face_recognition_sface_2021dec.onnx";
 /// The committed checksums; a model that differs is refused.
 const SHA256SUMS: &str = include_str!("../../models/SHA256SUMS");
 
-/// The library files to try, in order: the configured one, `ORT_DYLIB_PATH`, next to the
-/// executable, the data dir, the source tree's `.ort/`, then the system's loader paths.
+/// The library files to try, in order. A path given explicitly (the `ort_library` setting,
+/// else `ORT_DYLIB_PATH`) is the only one tried, so a wrong one is reported, not bypassed.
+/// Otherwise: next to the executable, the data dir, the source tree's `.ort/`, then the
+/// system's loader paths.
 pub fn ort_candidates(settings: &FaceSettings) -> Vec<PathBuf> {
+    let explicit = settings.ort_library.clone().or_else(|| {
+        std::env::var_os("ORT_DYLIB_PATH")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(path) = explicit {
+        return vec![path];
+    }
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::current_exe()
         .ok()
@@ -34,10 +44,7 @@ pub fn ort_candidates(settings: &FaceSettings) -> Vec<PathBuf> {
         dirs.push(dir);
     }
     dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ort"));
-    let mut found: Vec<PathBuf> = settings.ort_library.iter().cloned().collect();
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        found.push(path.into());
-    }
+    let mut found = Vec::new();
     for dir in dirs {
         for name in [ORT_FILE, "libonnxruntime.so"] {
             let path = dir.join(name);
@@ -170,6 +177,9 @@ pub fn open_session(path: &Path, settings: &FaceSettings) -> Result<Session, Fac
             b.with_optimization_level(GraphOptimizationLevel::All)
                 .map_err(Into::into)
         })
+        .map_err(|e| fail(e.to_string()))?;
+    builder = builder
+        .with_intra_op_spinning(settings.intra_spinning)
         .map_err(|e| fail(e.to_string()))?;
     if settings.intra_threads > 0 {
         builder = builder

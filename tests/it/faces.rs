@@ -345,3 +345,230 @@ fn no_face_and_cut_faces_give_clear_results() {
         assert!((norm - 1.0).abs() < 1e-4 && (0.0..=1.0).contains(&face.quality));
     }
 }
+
+/// splitmix64: a seeded generator for picking people and pairs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+/// Accuracy at the best threshold over balanced same/different scores, and that threshold.
+fn best_accuracy(same: &[f32], different: &[f32]) -> (f64, f32) {
+    let mut all: Vec<(f32, bool)> = same
+        .iter()
+        .map(|&s| (s, true))
+        .chain(different.iter().map(|&s| (s, false)))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Threshold just above all[i]: everything at or below is "different".
+    let mut correct = different.len(); // threshold below everything: all called "same"
+    let (mut best, mut at) = (correct, f32::NEG_INFINITY);
+    for (score, is_same) in &all {
+        if *is_same {
+            correct -= 1;
+        } else {
+            correct += 1;
+        }
+        if correct > best {
+            (best, at) = (correct, *score);
+        }
+    }
+    (best as f64 / all.len() as f64, at)
+}
+
+#[test]
+fn lfw_verification_accuracy() {
+    let Some(lfw) = shared_faces("lfw") else {
+        return;
+    };
+    let labels = std::fs::read_to_string(lfw.join("labels.csv")).unwrap();
+    let mut people: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for line in labels.lines().skip(1) {
+        let (path, person) = line.split_once(',').unwrap();
+        people.entry(person).or_default().push(path);
+    }
+    let mut rng = Rng(0x5eed_face);
+    let mut names: Vec<&str> = people
+        .iter()
+        .filter(|(_, p)| p.len() >= 2)
+        .map(|(n, _)| *n)
+        .collect();
+    rng.shuffle(&mut names);
+    // 200 people, 3 photos each: 600 same-person pairs, ~180,000 different-person pairs.
+    let mut photos: Vec<(usize, PathBuf)> = Vec::new();
+    for (id, name) in names.iter().take(200).enumerate() {
+        let mut theirs = people[name].clone();
+        rng.shuffle(&mut theirs);
+        photos.extend(theirs.iter().take(3).map(|p| (id, lfw.join(p))));
+    }
+    let mut embedded: Vec<(usize, [f32; 128])> = Vec::new();
+    let mut pipeline = pipeline();
+    for (id, path) in &photos {
+        let faces = pipeline.process_file(path).unwrap();
+        // The labelled person is the central face.
+        let centre = |f: &Face| {
+            (f.bbox[0] + f.bbox[2] / 2.0 - 125.0).powi(2)
+                + (f.bbox[1] + f.bbox[3] / 2.0 - 125.0).powi(2)
+        };
+        if let Some(face) = faces.iter().min_by(|a, b| centre(a).total_cmp(&centre(b))) {
+            embedded.push((*id, face.embedding));
+        }
+    }
+    drop(pipeline);
+    let found = embedded.len() as f64 / photos.len() as f64;
+    let (mut same, mut different) = (Vec::new(), Vec::new());
+    for i in 0..embedded.len() {
+        for j in i + 1..embedded.len() {
+            let score = cosine(&embedded[i].1, &embedded[j].1);
+            if embedded[i].0 == embedded[j].0 {
+                same.push(score)
+            } else {
+                different.push(score)
+            }
+        }
+    }
+    // Balanced set for accuracy: every same pair and as many seeded different pairs.
+    let balanced: Vec<f32> = (0..same.len())
+        .map(|_| different[rng.below(different.len())])
+        .collect();
+    let (accuracy, threshold) = best_accuracy(&same, &balanced);
+    different.sort_by(|a, b| b.total_cmp(a));
+    let far_threshold = different[different.len() / 1000];
+    let tar = same.iter().filter(|&&s| s > far_threshold).count() as f64 / same.len() as f64;
+    eprintln!(
+        "LFW: {} photos of 200 people, faces found {:.2}%, {} same / {} different pairs; \
+         accuracy {:.2}% at cosine {threshold:.3}; TAR {:.2}% at FAR 1e-3 (cosine {far_threshold:.3})",
+        photos.len(),
+        100.0 * found,
+        same.len(),
+        different.len(),
+        100.0 * accuracy,
+        100.0 * tar
+    );
+    assert!(
+        found >= 0.99,
+        "faces found in only {:.2}% of LFW photos",
+        100.0 * found
+    );
+    assert!(
+        accuracy >= 0.99,
+        "LFW verification accuracy {:.2}%",
+        100.0 * accuracy
+    );
+    assert!(tar >= 0.97, "LFW TAR at FAR 1e-3 {:.2}%", 100.0 * tar);
+}
+
+#[test]
+fn best_accuracy_finds_the_separating_threshold() {
+    let (acc, at) = best_accuracy(&[0.9, 0.8, 0.7], &[0.1, 0.2, 0.75]);
+    assert_eq!((acc, at), (5.0 / 6.0, 0.2));
+    let (acc, _) = best_accuracy(&[0.9, 0.8], &[0.1, 0.2]);
+    assert_eq!(acc, 1.0);
+}
+
+fn facefind_cli(args: &[&std::ffi::OsStr], ort: Option<&Path>) -> std::process::Output {
+    let data = scratch();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_facefind"));
+    command.args(args).env("FACEFIND_DATA_DIR", data.path());
+    if let Some(lib) = ort {
+        command.env("ORT_DYLIB_PATH", lib);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn faces_command_prints_json_and_writes_crops() {
+    let dir = scratch();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "no pixels here").unwrap();
+    let crops = dir.path().join("crops");
+    let photo = asset("obama.jpg");
+    let args = [
+        "faces".as_ref(),
+        "--json".as_ref(),
+        "--embedding".as_ref(),
+        "--crops".as_ref(),
+        crops.as_os_str(),
+        photo.as_os_str(),
+        text.as_os_str(),
+    ];
+    let out = facefind_cli(&args, None);
+    assert!(
+        !out.status.success(),
+        "one photo could not be read: the exit status says so"
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["path"], photo.display().to_string());
+    let face = &lines[0]["faces"][0];
+    assert_eq!(lines[0]["faces"].as_array().unwrap().len(), 1);
+    assert_eq!(face["box"].as_array().unwrap().len(), 4);
+    assert_eq!(face["landmarks"].as_array().unwrap().len(), 5);
+    assert_eq!(face["embedding"].as_array().unwrap().len(), 128);
+    assert!(face["score"].as_f64().unwrap() > 0.8 && face["quality"].as_f64().is_some());
+    assert!(lines[0].get("error").is_none());
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("not an image"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(std::fs::read_dir(&crops).unwrap().count(), 1);
+    let crop = image::open(
+        std::fs::read_dir(&crops)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert_eq!((crop.width(), crop.height()), (112, 112));
+}
+
+#[test]
+fn a_missing_or_wrong_runtime_is_one_clear_line() {
+    let dir = scratch();
+    let not_a_library = dir.path().join("libonnxruntime.so.1.31.1");
+    std::fs::write(&not_a_library, "not a shared object").unwrap();
+    // A real shared object that is not ONNX Runtime stands in for a wrong build.
+    let libc = Path::new("/lib/x86_64-linux-gnu/libc.so.6");
+    let mut libraries = vec![dir.path().join("absent.so"), not_a_library];
+    if libc.is_file() {
+        libraries.push(libc.to_path_buf());
+    }
+    for lib in &libraries {
+        let out = facefind_cli(
+            &["faces".as_ref(), asset("obama.jpg").as_os_str()],
+            Some(lib),
+        );
+        assert!(!out.status.success());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("ONNX Runtime")
+                && stderr.contains("scripts/setup")
+                && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&lib.display().to_string()), "{stderr}");
+    }
+}
