@@ -165,13 +165,28 @@ pub fn decode_ahead(
 
 /// Writes an RGB image as PNG (for aligned crops).
 pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(), FaceError> {
+    write_rgb(path, width, height, rgb, image::ImageFormat::Png)
+}
+
+/// Writes 8-bit RGB as a JPEG (thumbnails).
+pub fn write_jpeg(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(), FaceError> {
+    write_rgb(path, width, height, rgb, image::ImageFormat::Jpeg)
+}
+
+fn write_rgb(
+    path: &Path,
+    width: u32,
+    height: u32,
+    rgb: &[u8],
+    format: image::ImageFormat,
+) -> Result<(), FaceError> {
     image::save_buffer_with_format(
         path,
         rgb,
         width,
         height,
         image::ExtendedColorType::Rgb8,
-        image::ImageFormat::Png,
+        format,
     )
     .map_err(|e| FaceError::Io {
         path: path.to_path_buf(),

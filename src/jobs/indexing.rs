@@ -17,6 +17,7 @@ use crate::faces::{Face, FaceError, FacePipeline, Photo, decode};
 use crate::index::JobControl;
 use crate::library::Library;
 use crate::library::catalog::{FaceRow, PhotoInfo, PhotoRecord, PhotoStatus};
+use crate::library::thumbs::{self, Preview, Thumbs};
 use crate::library::vectors::StoreError;
 
 /// Photos per catalog transaction.
@@ -31,6 +32,8 @@ pub enum IndexingError {
     Catalog(#[from] crate::error::CatalogError),
     #[error(transparent)]
     Vectors(#[from] StoreError),
+    #[error("thumbnail: {0}")]
+    Thumbnail(#[from] FaceError),
 }
 
 /// Where the job stands; sent after every batch.
@@ -106,7 +109,7 @@ pub fn index_pending(
                                 height: photo.height,
                                 taken_at: None,
                             };
-                            Ok((info, pipeline.process(&photo)?))
+                            Ok((info, pipeline.process(&photo)?, thumbs::preview(&photo)))
                         });
                         (record, faces)
                     })
@@ -136,22 +139,29 @@ pub fn index_pending(
     result.map(|()| progress)
 }
 
-type Found = Result<(PhotoInfo, Vec<Face>), FaceError>;
+type Found = Result<(PhotoInfo, Vec<Face>, Preview), FaceError>;
 
-/// Records one batch in one transaction, then hands its vectors to the index.
+/// Records one batch in one transaction, hands its vectors to the index, then
+/// makes its thumbnails.
 fn commit_batch(
     library: &mut Library,
     found: Vec<(PhotoRecord, Found)>,
     progress: &mut Progress,
 ) -> Result<(), IndexingError> {
-    let (ids, vectors) = library.catalog.write(|tx| {
-        let (mut ids, mut vectors) = (Vec::new(), Vec::new());
+    let (ids, vectors, thumbnails) = library.catalog.write(|tx| {
+        let (mut ids, mut vectors, mut thumbnails) = (Vec::new(), Vec::new(), Vec::new());
         for (record, faces) in &found {
             match faces {
-                Ok((info, faces)) => {
+                Ok((info, faces, preview)) => {
                     let rows: Vec<FaceRow> = faces.iter().map(face_row).collect();
                     let face_ids = tx.finish_photo(record.id, info, &rows)?;
                     ids.extend(face_ids.iter().map(|&id| id as u64));
+                    let boxes: Vec<(i64, [f32; 4])> = face_ids
+                        .iter()
+                        .copied()
+                        .zip(faces.iter().map(|f| f.bbox))
+                        .collect();
+                    thumbnails.push((preview, record.id, boxes));
                     vectors.extend(faces.iter().flat_map(|f| f.embedding));
                     progress.faces += faces.len();
                 }
@@ -161,11 +171,15 @@ fn commit_batch(
                 }
             }
         }
-        Ok((ids, vectors))
+        Ok((ids, vectors, thumbnails))
     })?;
     progress.done += found.len();
     let mark = library.catalog.face_mark()?;
     library.vectors.add(&ids, &vectors, mark)?;
+    let cache = Thumbs::new(library.dir());
+    for (preview, photo_id, boxes) in thumbnails {
+        cache.make(preview, photo_id, &boxes)?;
+    }
     Ok(())
 }
 

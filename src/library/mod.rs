@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod lock;
 pub mod scan;
+pub mod thumbs;
 pub mod vectors;
 
 use std::path::{Path, PathBuf};

@@ -52,6 +52,23 @@ fn sample_library() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, photos, data)
 }
 
+fn walk_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk_files(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 fn result_paths(answer: &Value) -> Vec<String> {
     answer["results"]
         .as_array()
@@ -75,6 +92,13 @@ fn index_then_search_finds_the_same_person_and_follows_changes() {
     assert_eq!(first["scan"]["new"], 4, "{first}");
     assert_eq!(first["indexing"]["done"], 4);
     assert!(first["indexing"]["faces"].as_u64().unwrap() >= 4);
+    // Thumbnails are made once, while indexing: one per photo, one per face.
+    let count = |kind: &str| walk_files(&data.join("thumbs").join(kind));
+    assert_eq!(count("photos"), 4);
+    assert_eq!(
+        count("faces") as u64,
+        first["indexing"]["faces"].as_u64().unwrap()
+    );
 
     let query = root().join("assets/obama2.jpg");
     let answer = search(&data, &query);

@@ -1,0 +1,140 @@
+//! Thumbnails for the GUI, made once while a photo is indexed and cached in
+//! the data dir: one per photo (long side [`PHOTO_SIDE`]) and one square crop
+//! per face ([`FACE_SIDE`], with a margin around the box). Files are written
+//! to a temporary name and renamed, so a crash never leaves half a picture.
+
+use std::path::{Path, PathBuf};
+
+use crate::faces::decode::write_jpeg;
+use crate::faces::detect::resize;
+use crate::faces::{FaceError, Photo};
+
+/// Long side of a photo thumbnail, in pixels.
+pub const PHOTO_SIDE: u32 = 320;
+/// Side of a face thumbnail, in pixels.
+pub const FACE_SIDE: u32 = 128;
+/// The preview kept while a batch commits is at most this long: enough for
+/// every thumbnail, far less memory than a full photo.
+const PREVIEW_SIDE: u32 = 1024;
+/// The face crop reaches this share of the box's size past each side.
+const FACE_MARGIN: f32 = 0.25;
+
+/// A downscaled copy of a photo and the factor from photo to preview pixels.
+pub struct Preview {
+    pub photo: Photo,
+    pub scale: f32,
+}
+
+/// The preview thumbnails are cut from (never larger than the photo).
+pub fn preview(photo: &Photo) -> Preview {
+    let long = photo.width.max(photo.height);
+    if long <= PREVIEW_SIDE {
+        return Preview {
+            photo: photo.clone(),
+            scale: 1.0,
+        };
+    }
+    let scale = PREVIEW_SIDE as f32 / long as f32;
+    let (w, h) = (scaled(photo.width, scale), scaled(photo.height, scale));
+    Preview {
+        photo: resize(photo, w, h),
+        scale,
+    }
+}
+
+fn scaled(side: u32, scale: f32) -> u32 {
+    ((side as f32 * scale).round() as u32).max(1)
+}
+
+/// The thumbnail cache of a data dir.
+pub struct Thumbs {
+    dir: PathBuf,
+}
+
+impl Thumbs {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            dir: data_dir.join("thumbs"),
+        }
+    }
+
+    /// Spread over 256 folders so no folder grows to millions of files.
+    fn path(&self, kind: &str, id: i64) -> PathBuf {
+        self.dir
+            .join(kind)
+            .join(format!("{:02x}", id.rem_euclid(256)))
+            .join(format!("{id}.jpg"))
+    }
+
+    pub fn photo_path(&self, photo_id: i64) -> PathBuf {
+        self.path("photos", photo_id)
+    }
+
+    pub fn face_path(&self, face_id: i64) -> PathBuf {
+        self.path("faces", face_id)
+    }
+
+    /// Writes the thumbnails of a photo and of its faces (`(face id, box in
+    /// photo pixels)`) that do not exist yet.
+    pub fn make(
+        &self,
+        preview: &Preview,
+        photo_id: i64,
+        faces: &[(i64, [f32; 4])],
+    ) -> Result<(), FaceError> {
+        let target = self.photo_path(photo_id);
+        if !target.exists() {
+            let p = &preview.photo;
+            let s = PHOTO_SIDE as f32 / p.width.max(p.height) as f32;
+            let small = if s < 1.0 {
+                resize(p, scaled(p.width, s), scaled(p.height, s))
+            } else {
+                p.clone()
+            };
+            save(&target, &small)?;
+        }
+        for &(face_id, bbox) in faces {
+            let target = self.face_path(face_id);
+            if !target.exists() {
+                save(&target, &face_crop(preview, bbox))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A square around the face box (in photo pixels), with a margin, inside the preview.
+fn face_crop(preview: &Preview, bbox: [f32; 4]) -> Photo {
+    let p = &preview.photo;
+    let [x, y, w, h] = bbox.map(|v| v * preview.scale);
+    let side = (w.max(h) * (1.0 + 2.0 * FACE_MARGIN)).clamp(1.0, p.width.min(p.height) as f32);
+    let (cx, cy) = (x + w / 2.0, y + h / 2.0);
+    let x0 = (cx - side / 2.0).clamp(0.0, p.width as f32 - side) as u32;
+    let y0 = (cy - side / 2.0).clamp(0.0, p.height as f32 - side) as u32;
+    let side = (side as u32).max(1).min(p.width - x0).min(p.height - y0);
+    let mut rgb = Vec::with_capacity(side as usize * side as usize * 3);
+    for row in y0..y0 + side {
+        let start = (row as usize * p.width as usize + x0 as usize) * 3;
+        rgb.extend_from_slice(&p.rgb[start..start + side as usize * 3]);
+    }
+    resize(
+        &Photo {
+            width: side,
+            height: side,
+            rgb,
+        },
+        FACE_SIDE,
+        FACE_SIDE,
+    )
+}
+
+fn save(target: &Path, photo: &Photo) -> Result<(), FaceError> {
+    let io = |source| FaceError::Io {
+        path: target.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(target.parent().expect("thumbnail paths have a folder")).map_err(io)?;
+    let tmp = target.with_extension("jpg.tmp");
+    write_jpeg(&tmp, photo.width, photo.height, &photo.rgb)?;
+    std::fs::rename(&tmp, target).map_err(io)
+}
