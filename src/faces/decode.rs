@@ -54,29 +54,113 @@ impl Limits {
 
 /// Reads and decodes a photo file (JPEG, PNG, WebP, TIFF, BMP, GIF: first frame), upright.
 pub fn decode_file(path: &Path, limits: Limits) -> Result<Photo, FaceError> {
-    let bad = |reason: String| FaceError::Decode {
+    let bytes = read_limited(path, limits)?;
+    decode_bytes(&bytes, limits).map_err(|reason| bad_file(path, reason))
+}
+
+/// [`decode_file`], plus the capture time its EXIF block records, if any.
+pub fn decode_file_dated(
+    path: &Path,
+    limits: Limits,
+) -> Result<(Photo, Option<String>), FaceError> {
+    let bytes = read_limited(path, limits)?;
+    let photo = decode_bytes(&bytes, limits).map_err(|reason| bad_file(path, reason))?;
+    Ok((photo, capture_time(&bytes)))
+}
+
+fn bad_file(path: &Path, reason: String) -> FaceError {
+    FaceError::Decode {
         path: path.to_path_buf(),
         reason,
-    };
-    let meta = std::fs::metadata(path).map_err(|source| FaceError::Io {
+    }
+}
+
+/// A photo file's bytes, refused before reading when over the size limit.
+fn read_limited(path: &Path, limits: Limits) -> Result<Vec<u8>, FaceError> {
+    let io = |source| FaceError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_file() {
-        return Err(bad("not a regular file".into()));
+        return Err(bad_file(path, "not a regular file".into()));
     }
     if meta.len() > limits.max_file_bytes {
-        return Err(bad(format!(
-            "{} bytes is over the limit of {} bytes",
-            meta.len(),
-            limits.max_file_bytes
-        )));
+        return Err(bad_file(
+            path,
+            format!(
+                "{} bytes is over the limit of {} bytes",
+                meta.len(),
+                limits.max_file_bytes
+            ),
+        ));
     }
-    let bytes = std::fs::read(path).map_err(|source| FaceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    decode_bytes(&bytes, limits).map_err(bad)
+    std::fs::read(path).map_err(io)
+}
+
+/// The capture time (`YYYY:MM:DD HH:MM:SS`) of a photo's EXIF block: DateTimeOriginal, else
+/// DateTimeDigitized, else the file's DateTime. None where there is no EXIF or no valid time.
+pub fn capture_time(bytes: &[u8]) -> Option<String> {
+    let mut decoder = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?
+        .into_decoder()
+        .ok()?;
+    let raw = decoder.exif_metadata().ok()??;
+    exif_datetime(raw.strip_prefix(b"Exif\0\0").unwrap_or(&raw))
+}
+
+/// Reads the time tags of a TIFF-structured EXIF block, every offset checked against its length.
+fn exif_datetime(tiff: &[u8]) -> Option<String> {
+    let little = match tiff.get(..2)? {
+        b"II" => true,
+        b"MM" => false,
+        _ => return None,
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        let b: [u8; 2] = tiff.get(at..at + 2)?.try_into().ok()?;
+        Some(if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = tiff.get(at..at + 4)?.try_into().ok()?;
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        } as usize)
+    };
+    // The 12-byte entry of `tag` in the directory at `ifd`.
+    let entry = |ifd: usize, tag: u16| -> Option<usize> {
+        let count = usize::from(u16_at(ifd)?);
+        (0..count)
+            .map(|i| ifd + 2 + 12 * i)
+            .find(|&at| u16_at(at) == Some(tag))
+    };
+    let ascii = |at: usize| -> Option<String> {
+        let (kind, count) = (u16_at(at + 2)?, u32_at(at + 4)?);
+        if kind != 2 || count < 19 {
+            return None;
+        }
+        let start = u32_at(at + 8)?;
+        let text = std::str::from_utf8(tiff.get(start..start + 19)?).ok()?;
+        let shape_ok = text.char_indices().all(|(i, c)| match i {
+            4 | 7 => c == ':',
+            10 => c == ' ',
+            13 | 16 => c == ':',
+            _ => c.is_ascii_digit(),
+        });
+        (shape_ok && !text.starts_with("0000")).then(|| text.to_owned())
+    };
+    let ifd0 = u32_at(4)?;
+    let exif_ifd = entry(ifd0, 0x8769).and_then(|at| u32_at(at + 8));
+    let in_exif = |tag| exif_ifd.and_then(|ifd| entry(ifd, tag)).and_then(ascii);
+    in_exif(0x9003)
+        .or_else(|| in_exif(0x9004))
+        .or_else(|| entry(ifd0, 0x0132).and_then(ascii))
 }
 
 /// Decodes an in-memory photo; the error is a reason without a path.
@@ -197,6 +281,43 @@ fn write_rgb(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A little-endian TIFF block: IFD0 → Exif IFD → DateTimeOriginal = `time`.
+    fn exif_block(time: &str) -> Vec<u8> {
+        let mut t = b"II*\0".to_vec();
+        t.extend(8u32.to_le_bytes());
+        // IFD0 at 8: one entry, the Exif IFD pointer (LONG) to 26.
+        t.extend(1u16.to_le_bytes());
+        t.extend([0x69, 0x87, 4, 0]);
+        t.extend(1u32.to_le_bytes());
+        t.extend(26u32.to_le_bytes());
+        t.extend(0u32.to_le_bytes());
+        // Exif IFD at 26: one entry, DateTimeOriginal (ASCII, 20 bytes at 44).
+        t.extend(1u16.to_le_bytes());
+        t.extend([0x03, 0x90, 2, 0]);
+        t.extend(20u32.to_le_bytes());
+        t.extend(44u32.to_le_bytes());
+        t.extend(0u32.to_le_bytes());
+        t.extend(time.as_bytes());
+        t.push(0);
+        t
+    }
+
+    #[test]
+    fn exif_capture_time_is_read_and_checked() {
+        assert_eq!(
+            exif_datetime(&exif_block("2024:05:06 07:08:09")).as_deref(),
+            Some("2024:05:06 07:08:09")
+        );
+        assert_eq!(exif_datetime(&exif_block("0000:00:00 00:00:00")), None);
+        assert_eq!(exif_datetime(&exif_block("not a time at all!!")), None);
+        let block = exif_block("2024:05:06 07:08:09");
+        for cut in 0..block.len() {
+            // Truncated anywhere: no panic, and no time read from outside the block.
+            let _ = exif_datetime(&block[..cut]);
+        }
+        assert_eq!(exif_datetime(&block[..block.len() - 5]), None);
+    }
 
     const LIMITS: Limits = Limits {
         max_file_bytes: 1 << 20,

@@ -78,7 +78,8 @@ pub fn index_pending(
         ..Progress::default()
     };
     let limits = pipeline.limits();
-    let (tx, rx) = mpsc::sync_channel::<Vec<(PhotoRecord, Result<Photo, FaceError>)>>(2);
+    let (tx, rx) =
+        mpsc::sync_channel::<Vec<(PhotoRecord, Result<(Photo, Option<String>), FaceError>)>>(2);
     let mut last_save = Instant::now();
     let result = std::thread::scope(|scope| {
         let decoder = std::thread::Builder::new()
@@ -87,7 +88,7 @@ pub fn index_pending(
                 for batch in pending.chunks(BATCH) {
                     let decoded = batch
                         .par_iter()
-                        .map(|p| (p.clone(), decode::decode_file(&p.path, limits)))
+                        .map(|p| (p.clone(), decode::decode_file_dated(&p.path, limits)))
                         .collect();
                     if tx.send(decoded).is_err() {
                         return;
@@ -103,11 +104,11 @@ pub fn index_pending(
                 let found: Vec<_> = batch
                     .into_iter()
                     .map(|(record, photo)| {
-                        let faces = photo.and_then(|photo| {
+                        let faces = photo.and_then(|(photo, taken_at)| {
                             let info = PhotoInfo {
                                 width: photo.width,
                                 height: photo.height,
-                                taken_at: None,
+                                taken_at,
                             };
                             Ok((info, pipeline.process(&photo)?, thumbs::preview(&photo)))
                         });
