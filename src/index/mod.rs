@@ -18,8 +18,8 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 
 pub mod check;
 pub mod factory;
@@ -79,12 +79,13 @@ impl SearchResults {
 /// Receives `(stage, fraction done)`.
 pub type ProgressFn = dyn Fn(&str, f32) + Send + Sync;
 
-/// Progress of a long job and a flag to stop it, shared with whoever watches.
+/// Progress of a long job, and flags to pause or stop it, shared with whoever watches.
 #[derive(Clone, Default)]
 pub struct JobControl {
     stop: Arc<AtomicBool>,
     progress: Option<Arc<ProgressFn>>,
     warnings: Arc<Mutex<Vec<String>>>,
+    paused: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl JobControl {
@@ -94,9 +95,31 @@ impl JobControl {
             ..Self::default()
         }
     }
-    /// Asks the job to stop at its next check.
+    /// Asks the job to stop at its next check (a paused job wakes up to stop).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Under the lock, so a job between its check and its wait cannot miss the wake-up.
+        let _held = self.paused.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.paused.1.notify_all();
+    }
+    /// Asks the job to wait at its next check until [`JobControl::resume`].
+    pub fn pause(&self) {
+        *self.paused.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+    pub fn resume(&self) {
+        *self.paused.0.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.paused.1.notify_all();
+    }
+    pub fn is_paused(&self) -> bool {
+        *self.paused.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Blocks while the job is paused; returns at once when it is asked to stop.
+    pub fn wait_while_paused(&self) {
+        let (flag, wake) = &*self.paused;
+        let mut paused = flag.lock().unwrap_or_else(|e| e.into_inner());
+        while *paused && !self.should_stop() {
+            paused = wake.wait(paused).unwrap_or_else(|e| e.into_inner());
+        }
     }
     pub fn should_stop(&self) -> bool {
         self.stop.load(Ordering::Relaxed)

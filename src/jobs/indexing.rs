@@ -98,6 +98,7 @@ pub fn index_pending(
             .expect("spawning the decoder thread");
         let outcome = (|| {
             for batch in rx.iter() {
+                ctl.wait_while_paused();
                 if ctl.should_stop() {
                     break;
                 }

@@ -240,3 +240,26 @@ fn a_second_writer_is_refused_with_the_holders_pid_until_the_first_lets_go() {
     drop(first);
     WriterLock::acquire(dir.path()).unwrap();
 }
+
+#[test]
+fn a_paused_job_waits_until_resumed_or_stopped() {
+    use std::time::Duration;
+    let ctl = JobControl::default();
+    ctl.pause();
+    let waiter = {
+        let ctl = ctl.clone();
+        std::thread::spawn(move || ctl.wait_while_paused())
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!waiter.is_finished(), "a paused job waits");
+    ctl.resume();
+    waiter.join().unwrap();
+    ctl.pause();
+    let waiter = {
+        let ctl = ctl.clone();
+        std::thread::spawn(move || ctl.wait_while_paused())
+    };
+    ctl.stop();
+    waiter.join().unwrap();
+    assert!(ctl.is_paused() && ctl.should_stop());
+}
