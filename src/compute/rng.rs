@@ -55,6 +55,13 @@ impl Rng {
         (0..n).map(|_| self.uniform() * 2.0 - 1.0).collect()
     }
 
+    /// Shuffles `items` in place (Fisher–Yates).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+
     /// `count` distinct indices of `0..n` (partial Fisher–Yates), `count <= n`.
     pub fn sample_indices(&mut self, n: usize, count: usize) -> Vec<usize> {
         let mut all: Vec<usize> = (0..n).collect();

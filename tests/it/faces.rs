@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use facefind::compute::rng::Rng;
 use facefind::config::Config;
 use facefind::faces::decode::{Limits, decode_file};
 use facefind::faces::{Face, FaceError, FacePipeline};
@@ -346,27 +347,6 @@ fn no_face_and_cut_faces_give_clear_results() {
     }
 }
 
-/// splitmix64: a seeded generator for picking people and pairs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
-}
-
 /// Accuracy at the best threshold over balanced same/different scores, and that threshold.
 fn best_accuracy(same: &[f32], different: &[f32]) -> (f64, f32) {
     let mut all: Vec<(f32, bool)> = same
@@ -402,7 +382,7 @@ fn lfw_verification_accuracy() {
         let (path, person) = line.split_once(',').unwrap();
         people.entry(person).or_default().push(path);
     }
-    let mut rng = Rng(0x5eed_face);
+    let mut rng = Rng::new(0x5eed_face);
     let mut names: Vec<&str> = people
         .iter()
         .filter(|(_, p)| p.len() >= 2)

@@ -1,27 +1,10 @@
 //! Clustering, its quality measures and face-to-face paths, on small graphs
 //! whose answers are known.
+use facefind::compute::rng::Rng;
 use facefind::people::cluster::{ClusterParams, Method, cluster};
 use facefind::people::graph::{Adjacency, KnnGraph, NONE};
 use facefind::people::metrics::cluster_quality;
 use facefind::people::paths::face_path;
-
-/// A tiny seeded generator (splitmix64) so the tests need no extra crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn gauss(&mut self) -> f32 {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        let v = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((-2.0 * (u + 1e-12).ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-    }
-}
 
 fn normalise(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -36,16 +19,16 @@ fn faces(
     spread: f32,
     seed: u64,
 ) -> (Vec<Vec<f32>>, Vec<u32>) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut vectors = Vec::new();
     let mut truth = Vec::new();
     for p in 0..people {
-        let mut centre: Vec<f32> = (0..dim).map(|_| rng.gauss()).collect();
+        let mut centre: Vec<f32> = (0..dim).map(|_| rng.normal()).collect();
         normalise(&mut centre);
         for _ in 0..per {
             let mut v: Vec<f32> = centre
                 .iter()
-                .map(|c| c + spread * rng.gauss() / (dim as f32).sqrt())
+                .map(|c| c + spread * rng.normal() / (dim as f32).sqrt())
                 .collect();
             normalise(&mut v);
             vectors.push(v);
@@ -123,7 +106,7 @@ fn both_methods_recover_well_separated_people() {
 
 #[test]
 fn ineligible_faces_and_small_groups_stay_unassigned() {
-    let (vectors, _) = faces(10, 5, 32, 0.5, 3);
+    let (vectors, _) = faces(10, 5, 128, 0.5, 3);
     let graph = knn_graph(&vectors, 8);
     let keys: Vec<u64> = vectors.iter().map(|v| key(v)).collect();
     let mut eligible = vec![true; vectors.len()];
@@ -150,10 +133,8 @@ fn ineligible_faces_and_small_groups_stay_unassigned() {
 fn clustering_does_not_depend_on_the_order_faces_came_in() {
     let (vectors, _) = faces(30, 5, 48, 1.0, 11);
     let mut order: Vec<usize> = (0..vectors.len()).collect();
-    let mut rng = Rng(99);
-    for i in (1..order.len()).rev() {
-        order.swap(i, (rng.next() % (i as u64 + 1)) as usize);
-    }
+    let mut rng = Rng::new(99);
+    rng.shuffle(&mut order);
     let shuffled: Vec<Vec<f32>> = order.iter().map(|&i| vectors[i].clone()).collect();
     for method in [
         Method::Components,
