@@ -28,8 +28,16 @@ pub const FOURCC: &[u8; 4] = b"IvIx";
 pub const DEFAULT_SEED: u64 = 0x00fa_cef1_d0ce_5eed;
 /// Vectors added per chunk (bounds the memory of residuals and codes).
 const ADD_CHUNK: usize = 1 << 16;
+/// Queries scanned list by list together (see `scan_batch`).
+const BATCH_CHUNK: usize = 128;
 /// Queries whose coarse distances are computed together.
 const COARSE_CHUNK: usize = 1024;
+
+/// Per-query look-up tables (PQ codecs only).
+struct QueryTables {
+    lut: Vec<f32>,
+    quantized: Option<crate::compute::QuantizedLut>,
+}
 
 pub struct IvfIndex {
     dim: usize,
@@ -168,80 +176,107 @@ impl IvfIndex {
         out
     }
 
-    /// Scans the given lists for one query into a heap of `kk` candidates.
-    fn scan_lists(&self, q: &[f32], probes: &[(f32, u32)], kk: usize) -> TopKHeap {
-        let b = &*self.backend;
-        let mut heap = TopKHeap::new(kk);
-        let ip = self.metric == Metric::InnerProduct;
-        let residual = |list: u32| -> Vec<f32> {
-            q.iter()
-                .zip(&self.centroids[list as usize * self.dim..])
-                .map(|(a, c)| a - c)
-                .collect()
+    /// The look-up tables of one query. For the inner product they do not
+    /// depend on the list (<q, c + r> = <q, c> + <q, r>), so they are built
+    /// once here; for L2 `scan_list` rebuilds them per list from q − c.
+    fn query_tables(&self, q: &[f32]) -> QueryTables {
+        let Some(pq) = &self.pq else {
+            return QueryTables {
+                lut: Vec::new(),
+                quantized: None,
+            };
         };
-        match (&self.pq, self.codec) {
-            (None, _) => {
-                for &(_, list) in probes {
-                    let l = list as usize;
-                    b.scan_flat(
-                        self.metric,
-                        q,
-                        invlists::as_f32s(self.lists.codes(l)),
-                        self.lists.labels(l),
-                        &mut heap,
-                    );
-                }
-            }
-            (Some(pq), codec) => {
-                // For the inner product the table does not depend on the list
-                // (<q, c + r> = <q, c> + <q, r>); for L2 it is built per list.
-                let mut lut = vec![0f32; pq.m * pq.ksub];
-                let build = |lut: &mut Vec<f32>, x: &[f32]| {
-                    b.pq_lut(self.metric, x, &pq.codebooks, pq.m, pq.ksub, lut)
-                };
-                if ip {
-                    build(&mut lut, q);
-                }
-                let fast = matches!(codec, ListCodec::Pq4fs { .. });
-                let mut qlut = if ip && fast {
-                    Some(pq4::quantize_lut(&lut, pq.m))
-                } else {
-                    None
-                };
-                for &(coarse, list) in probes {
-                    let l = list as usize;
-                    if self.lists.list_len(l) == 0 {
-                        continue;
-                    }
-                    let bias = if ip { coarse } else { 0.0 };
-                    if !ip {
-                        build(&mut lut, &residual(list));
-                        if fast {
-                            qlut = Some(pq4::quantize_lut(&lut, pq.m));
-                        }
-                    }
-                    match &qlut {
-                        Some(t) => b.scan_pq4fs(
-                            t,
-                            pq.m,
-                            self.lists.codes(l),
-                            self.lists.labels(l),
-                            bias,
-                            &mut heap,
-                        ),
-                        None => b.scan_pq8(
-                            &lut,
-                            pq.m,
-                            self.lists.codes(l),
-                            self.lists.labels(l),
-                            bias,
-                            &mut heap,
-                        ),
-                    }
-                }
+        let mut lut = vec![0f32; pq.m * pq.ksub];
+        let mut quantized = None;
+        if self.metric == Metric::InnerProduct {
+            self.backend
+                .pq_lut(self.metric, q, &pq.codebooks, pq.m, pq.ksub, &mut lut);
+            if self.fast_scan() {
+                quantized = Some(pq4::quantize_lut(&lut, pq.m));
             }
         }
+        QueryTables { lut, quantized }
+    }
+
+    fn fast_scan(&self) -> bool {
+        matches!(self.codec, ListCodec::Pq4fs { .. })
+    }
+
+    /// Scans list `list` (at coarse distance `coarse`) for query `q` into `heap`.
+    fn scan_list(
+        &self,
+        q: &[f32],
+        t: &mut QueryTables,
+        coarse: f32,
+        list: u32,
+        heap: &mut TopKHeap,
+    ) {
+        let (b, l) = (&*self.backend, list as usize);
+        let (codes, labels) = (self.lists.codes(l), self.lists.labels(l));
+        if labels.is_empty() {
+            return;
+        }
+        let Some(pq) = &self.pq else {
+            return b.scan_flat(self.metric, q, invlists::as_f32s(codes), labels, heap);
+        };
+        let bias = match self.metric {
+            Metric::InnerProduct => coarse,
+            Metric::L2 => {
+                let c = &self.centroids[l * self.dim..(l + 1) * self.dim];
+                let r: Vec<f32> = q.iter().zip(c).map(|(a, c)| a - c).collect();
+                b.pq_lut(self.metric, &r, &pq.codebooks, pq.m, pq.ksub, &mut t.lut);
+                if self.fast_scan() {
+                    t.quantized = Some(pq4::quantize_lut(&t.lut, pq.m));
+                }
+                0.0
+            }
+        };
+        match &t.quantized {
+            Some(qt) => b.scan_pq4fs(qt, pq.m, codes, labels, bias, heap),
+            None => b.scan_pq8(&t.lut, pq.m, codes, labels, bias, heap),
+        }
+    }
+
+    /// Scans the given lists for one query into a heap of `kk` candidates.
+    fn scan_lists(&self, q: &[f32], probes: &[(f32, u32)], kk: usize) -> TopKHeap {
+        let mut heap = TopKHeap::new(kk);
+        let mut tables = self.query_tables(q);
+        for &(coarse, list) in probes {
+            self.scan_list(q, &mut tables, coarse, list, &mut heap);
+        }
         heap
+    }
+
+    /// A batch, list by list: the (query, list) pairs of a chunk of queries
+    /// are sorted by list, so each list's codes are read once per chunk and
+    /// stay in L1 while every query probing it is scanned.
+    fn scan_batch(&self, queries: &[f32], probes: &[Vec<(f32, u32)>], kk: usize) -> Vec<TopKHeap> {
+        let d = self.dim;
+        let mut heaps = vec![TopKHeap::new(kk); probes.len()];
+        let mut tables: Vec<QueryTables> = queries
+            .chunks_exact(d)
+            .map(|q| self.query_tables(q))
+            .collect();
+        let mut pairs: Vec<(u32, u32, f32)> = probes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                p.iter()
+                    .map(move |&(coarse, list)| (list, i as u32, coarse))
+            })
+            .collect();
+        pairs.sort_unstable_by_key(|&(list, i, _)| (list, i));
+        for (list, i, coarse) in pairs {
+            let i = i as usize;
+            self.scan_list(
+                &queries[i * d..(i + 1) * d],
+                &mut tables[i],
+                coarse,
+                list,
+                &mut heaps[i],
+            );
+        }
+        heaps
     }
 
     /// Final `(distance, id)` results of one query, best first.
@@ -463,30 +498,41 @@ impl VectorIndex for IvfIndex {
         };
         let probes = self.probes(queries, params.nprobe);
         let threads = rayon::current_num_threads();
-        let one = |i: usize| -> Vec<(f32, u64)> {
-            let q = &queries[i * self.dim..(i + 1) * self.dim];
-            let heap = if nq >= threads {
-                self.scan_lists(q, &probes[i], kk)
-            } else {
-                // too few queries to keep every thread busy: split the lists
-                let part = probes[i].len().div_ceil(threads).max(1);
-                probes[i]
-                    .par_chunks(part)
-                    .map(|p| self.scan_lists(q, p, kk))
-                    .reduce(
-                        || TopKHeap::new(kk),
-                        |mut a, b| {
-                            a.merge(&b);
-                            a
-                        },
-                    )
-            };
-            self.finish(q, heap, k)
-        };
-        let rows: Vec<Vec<(f32, u64)>> = if nq >= threads {
-            (0..nq).into_par_iter().map(one).collect()
+        let d = self.dim;
+        let rows: Vec<Vec<(f32, u64)>> = if nq >= 2 * threads {
+            let chunk = BATCH_CHUNK.min(nq.div_ceil(threads));
+            queries
+                .par_chunks(chunk * d)
+                .zip(probes.par_chunks(chunk))
+                .flat_map_iter(|(qs, ps)| {
+                    let heaps = self.scan_batch(qs, ps, kk);
+                    let finished: Vec<_> = qs
+                        .chunks_exact(d)
+                        .zip(heaps)
+                        .map(|(q, h)| self.finish(q, h, k))
+                        .collect();
+                    finished
+                })
+                .collect()
         } else {
-            (0..nq).map(one).collect()
+            // too few queries to keep every thread busy: split each one's lists
+            (0..nq)
+                .map(|i| {
+                    let q = &queries[i * d..(i + 1) * d];
+                    let part = probes[i].len().div_ceil(threads).max(1);
+                    let heap = probes[i]
+                        .par_chunks(part)
+                        .map(|p| self.scan_lists(q, p, kk))
+                        .reduce(
+                            || TopKHeap::new(kk),
+                            |mut a, b| {
+                                a.merge(&b);
+                                a
+                            },
+                        );
+                    self.finish(q, heap, k)
+                })
+                .collect()
         };
         let missing = self.metric.to_score(f32::INFINITY);
         let mut out = SearchResults {

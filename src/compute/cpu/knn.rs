@@ -209,6 +209,19 @@ pub fn distances(
     if nb == 0 {
         return;
     }
+    if queries.len() / dim < SMALL_BATCH {
+        // packing the base would cost more than the products it saves
+        for (q, o) in queries.chunks_exact(dim).zip(out.chunks_exact_mut(nb)) {
+            o.par_chunks_mut(1024)
+                .zip(base.par_chunks(1024 * dim))
+                .for_each(|(o, b)| {
+                    for (v, row) in o.iter_mut().zip(b.chunks_exact(dim)) {
+                        *v = metric.to_score(dist::dist_f32(isa, metric, q, row));
+                    }
+                });
+        }
+        return;
+    }
     let qn = norms_for(isa, metric, queries, dim);
     let bn = norms_for(isa, metric, base, dim);
     let chunk = query_chunk(queries.len() / dim);
@@ -357,21 +370,22 @@ mod tests {
     #[test]
     fn distances_match_pairwise_kernel() {
         let mut rng = Rng::new(4);
-        let (nq, nb, dim) = (19, 77, 40);
-        let q = rng.uniform_vec(nq * dim);
-        let base = rng.uniform_vec(nb * dim);
-        for metric in [Metric::InnerProduct, Metric::L2] {
-            let mut out = vec![0f32; nq * nb];
-            distances(Isa::detect(), metric, &q, &base, dim, &mut out);
-            for i in 0..nq {
-                for j in 0..nb {
-                    let want = metric.to_score(dist::dist_f32(
-                        Isa::Scalar,
-                        metric,
-                        &q[i * dim..(i + 1) * dim],
-                        &base[j * dim..(j + 1) * dim],
-                    ));
-                    assert!((out[i * nb + j] - want).abs() < 1e-4 * (1.0 + want.abs()));
+        for (nq, nb, dim) in [(19, 77, 40), (1, 3000, 24)] {
+            let q = rng.uniform_vec(nq * dim);
+            let base = rng.uniform_vec(nb * dim);
+            for metric in [Metric::InnerProduct, Metric::L2] {
+                let mut out = vec![0f32; nq * nb];
+                distances(Isa::detect(), metric, &q, &base, dim, &mut out);
+                for i in 0..nq {
+                    for j in 0..nb {
+                        let want = metric.to_score(dist::dist_f32(
+                            Isa::Scalar,
+                            metric,
+                            &q[i * dim..(i + 1) * dim],
+                            &base[j * dim..(j + 1) * dim],
+                        ));
+                        assert!((out[i * nb + j] - want).abs() < 1e-4 * (1.0 + want.abs()));
+                    }
                 }
             }
         }
