@@ -118,7 +118,12 @@ fn main() {
     println!("(QPS: wall clock / from CPU time × {threads} threads)");
     println!("| nprobe | recall@10 | QPS batch | QPS single |");
     println!("|---|---|---|---|");
-    let single_n = nq.min(1000);
+    // ANN_SINGLE=N sets how many queries run one at a time (default 1000)
+    let single_n = std::env::var("ANN_SINGLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+        .min(nq);
     for &nprobe in &nprobes {
         let params = SearchParams { nprobe, k_factor };
         let mut res = None;

@@ -146,11 +146,12 @@ impl Backend for CpuBackend {
         lut: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
-        pq::scan_pq8(lut, m, codes, labels, bias, heap)
+        pq::scan_pq8(lut, m, &codes[..n * m], label0, bias, heap)
     }
 
     fn scan_pq4fs(
@@ -158,11 +159,16 @@ impl Backend for CpuBackend {
         lut: &QuantizedLut,
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     ) {
-        fastscan::scan(Isa::detect(), lut, m, codes, labels, bias, heap)
+        fastscan::scan(Isa::detect(), lut, m, codes, n, label0, bias, heap)
+    }
+
+    fn prefetch(&self, data: &[u8]) {
+        prefetch(data);
     }
 
     fn scan_flat(
@@ -170,15 +176,15 @@ impl Backend for CpuBackend {
         metric: Metric,
         query: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heap: &mut TopKHeap,
     ) {
         let isa = Isa::detect();
         let mut thr = heap.threshold();
-        for (row, &l) in vectors.chunks_exact(query.len()).zip(labels) {
+        for (i, row) in vectors.chunks_exact(query.len()).enumerate() {
             let d = dist::dist_f32(isa, metric, query, row);
             if d < thr {
-                heap.push(d, l);
+                heap.push(d, label0 + i as u64);
                 thr = heap.threshold();
             }
         }
@@ -188,37 +194,56 @@ impl Backend for CpuBackend {
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[f32],
-        rows: &[u64],
+        rows: &[&[f32]],
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
-        let (isa, dim) = (Isa::detect(), query.len());
-        for (&r, &l) in rows.iter().zip(labels) {
-            let r = r as usize;
-            heap.push(
-                dist::dist_f32(isa, metric, query, &vectors[r * dim..(r + 1) * dim]),
-                l,
-            );
-        }
+        let isa = Isa::detect();
+        rerank(rows, labels, heap, |v| {
+            dist::dist_f32(isa, metric, query, v)
+        });
     }
 
     fn rerank_f16(
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[f16],
-        rows: &[u64],
+        rows: &[&[f16]],
         labels: &[u64],
         heap: &mut TopKHeap,
     ) {
-        let (isa, dim) = (Isa::detect(), query.len());
-        for (&r, &l) in rows.iter().zip(labels) {
-            let r = r as usize;
-            heap.push(
-                dist::dist_f16(isa, metric, query, &vectors[r * dim..(r + 1) * dim]),
-                l,
-            );
+        let isa = Isa::detect();
+        rerank(rows, labels, heap, |v| {
+            dist::dist_f16(isa, metric, query, v)
+        });
+    }
+}
+
+/// Candidates sit at random rows of a large store: asking for the rows a
+/// few candidates ahead overlaps their memory latency with the arithmetic.
+fn rerank<T>(rows: &[&[T]], labels: &[u64], heap: &mut TopKHeap, dist: impl Fn(&[T]) -> f32) {
+    const AHEAD: usize = 8;
+    rows.iter().take(AHEAD).for_each(|r| prefetch(r));
+    for (i, (row, &l)) in rows.iter().zip(labels).enumerate() {
+        if let Some(next) = rows.get(i + AHEAD) {
+            prefetch(next);
+        }
+        heap.push(dist(row), l);
+    }
+}
+
+/// Hints the processor to bring `data` into cache.
+#[inline]
+fn prefetch<T>(data: &[T]) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+    #[cfg(target_arch = "x86_64")]
+    {
+        let bytes = std::mem::size_of_val(data);
+        let p = data.as_ptr() as *const i8;
+        for off in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults; the address is inside `data`.
+            unsafe { std::arch::x86_64::_mm_prefetch(p.add(off), std::arch::x86_64::_MM_HINT_T0) };
         }
     }
 }

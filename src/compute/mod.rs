@@ -107,60 +107,68 @@ pub trait Backend: Send + Sync {
         out: &mut [f32],
     );
 
-    /// Scans 8-bit PQ codes (`n × m` bytes): distance = `bias + Σ_j lut[j * 256 + code_j]`,
-    /// pushed into `heap` under `labels[i]`.
+    /// Scans `n` 8-bit PQ codes (`n × m` bytes): distance of code `i` =
+    /// `bias + Σ_j lut[j * 256 + code_j]`, pushed into `heap` under `label0 + i`.
+    #[allow(clippy::too_many_arguments)]
     fn scan_pq8(
         &self,
         lut: &[f32],
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     );
 
-    /// Scans 4-bit PQ codes packed for fast-scan (see `cpu::fastscan`) with a
-    /// quantised table: distance = `bias + lut.sum_min + lut.inv_scale * Σ table`.
+    /// Scans `n` 4-bit PQ codes packed for fast-scan (see `pq4`) with a
+    /// quantised table: distance = `bias + lut.sum_min + lut.inv_scale * Σ table`,
+    /// pushed under `label0 + i`.
+    #[allow(clippy::too_many_arguments)]
     fn scan_pq4fs(
         &self,
         lut: &QuantizedLut,
         m: usize,
         codes: &[u8],
-        labels: &[u64],
+        n: usize,
+        label0: u64,
         bias: f32,
         heap: &mut TopKHeap,
     );
 
-    /// Exact distances of `query` to every row of `vectors` (`labels.len()` rows),
-    /// pushed into `heap` under `labels[i]`: the scan of an IVF-Flat list.
+    /// A hint that `data` will be read soon (a no-op where it means nothing).
+    fn prefetch(&self, data: &[u8]) {
+        let _ = data;
+    }
+
+    /// Exact distances of `query` to every row of `vectors`, pushed into
+    /// `heap` under `label0 + row`: the scan of an IVF-Flat list.
     fn scan_flat(
         &self,
         metric: Metric,
         query: &[f32],
         vectors: &[f32],
-        labels: &[u64],
+        label0: u64,
         heap: &mut TopKHeap,
     );
 
-    /// Exact distances of `query` to the full-precision rows `vectors[row]`
-    /// (each row of `dim` values) of the candidates, pushed into `heap` under `labels[i]`.
+    /// Exact distances of `query` to the candidate vectors `rows[i]`, pushed
+    /// into `heap` under `labels[i]`: the re-ranking stage.
     fn rerank_f32(
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[f32],
-        rows: &[u64],
+        rows: &[&[f32]],
         labels: &[u64],
         heap: &mut TopKHeap,
     );
 
-    /// As `rerank_f32` with rows stored in half precision.
+    /// As `rerank_f32` with the vectors stored in half precision.
     fn rerank_f16(
         &self,
         metric: Metric,
         query: &[f32],
-        vectors: &[half::f16],
-        rows: &[u64],
+        rows: &[&[half::f16]],
         labels: &[u64],
         heap: &mut TopKHeap,
     );

@@ -45,44 +45,51 @@ impl TopKHeap {
         if self.dist.len() < self.k {
             self.dist.push(dist);
             self.label.push(label);
-            self.sift_up(self.dist.len() - 1);
+            self.sift_up(self.dist.len() - 1, dist, label);
         } else if self.k > 0 && dist < self.dist[0] {
-            self.dist[0] = dist;
-            self.label[0] = label;
-            self.sift_down(0);
+            self.replace_root(dist, label);
         }
     }
 
-    fn sift_up(&mut self, mut i: usize) {
+    /// Moves the hole at `i` up until `dist` fits, then fills it.
+    fn sift_up(&mut self, mut i: usize, dist: f32, label: u64) {
         while i > 0 {
             let parent = (i - 1) / 2;
-            if self.dist[parent] >= self.dist[i] {
+            if self.dist[parent] >= dist {
                 break;
             }
-            self.dist.swap(parent, i);
-            self.label.swap(parent, i);
+            self.dist[i] = self.dist[parent];
+            self.label[i] = self.label[parent];
             i = parent;
         }
+        self.dist[i] = dist;
+        self.label[i] = label;
     }
 
-    fn sift_down(&mut self, mut i: usize) {
+    /// Drops the root and sinks the new pair from there: the hole moves
+    /// down along the larger child, one comparison pair per level, no swaps.
+    fn replace_root(&mut self, dist: f32, label: u64) {
         let n = self.dist.len();
+        let mut i = 0;
         loop {
-            let (l, r) = (2 * i + 1, 2 * i + 2);
-            let mut largest = i;
-            if l < n && self.dist[l] > self.dist[largest] {
-                largest = l;
-            }
-            if r < n && self.dist[r] > self.dist[largest] {
-                largest = r;
-            }
-            if largest == i {
+            let l = 2 * i + 1;
+            if l >= n {
                 break;
             }
-            self.dist.swap(largest, i);
-            self.label.swap(largest, i);
-            i = largest;
+            let c = if l + 1 < n && self.dist[l + 1] > self.dist[l] {
+                l + 1
+            } else {
+                l
+            };
+            if self.dist[c] <= dist {
+                break;
+            }
+            self.dist[i] = self.dist[c];
+            self.label[i] = self.label[c];
+            i = c;
         }
+        self.dist[i] = dist;
+        self.label[i] = label;
     }
 
     /// Adds every pair another heap holds.

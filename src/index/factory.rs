@@ -102,15 +102,16 @@ impl Spec {
     /// `IVF{nlist},PQ{m}x4fs,RFlat` with nlist the power of two at or above
     /// 4·√N (so within 4·√N … 8·√N, inside FAISS's 4·√N … 16·√N advice; at
     /// 1M that is 4096, FAISS's best here), `m` the largest even divisor of
-    /// the dimension up to 64 (32 bytes per vector at 4 bits: the 1M×128
-    /// FAISS setting), and exact re-ranking, which buys recall for the price
+    /// the dimension up to 64 and dim/2 (sub-vectors of at least 2 values;
+    /// 32 bytes per vector at 4 bits: the 1M×128 FAISS setting), and exact
+    /// re-ranking, which buys recall for the price
     /// of the raw vectors that the catalog keeps anyway.
     pub fn auto(dim: usize, n_hint: usize) -> Spec {
         if n_hint < AUTO_FLAT_BELOW {
             return Spec::Flat;
         }
         let nlist = ((4.0 * (n_hint as f64).sqrt()).ceil() as usize).next_power_of_two();
-        let m = (1..=64.min(dim))
+        let m = (1..=64.min(dim / 2))
             .rev()
             .find(|m| m % 2 == 0 && dim.is_multiple_of(*m))
             .unwrap_or(2);

@@ -1,9 +1,10 @@
-//! Inverted lists: per list, the codes of its vectors then their labels, as
-//! FAISS lays them out. The search code sees only the `InvertedLists` trait,
-//! so lists can live in memory (`MemoryLists`, here) or in a mapped file.
+//! Inverted lists: per list, the codes of its vectors, their ids, and (where
+//! the spec re-ranks) their full-precision copies, as FAISS lays lists out.
+//! The search code sees only the `InvertedLists` trait, so lists can live in
+//! memory (`MemoryLists`, here) or in a mapped file.
 use super::format::{Reader, Writer};
 use crate::compute::pq4;
-use crate::error::IndexResult;
+use crate::error::{IndexError, IndexResult};
 
 /// How codes sit in a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,57 +33,88 @@ impl CodeLayout {
     }
 }
 
+/// Vectors one list may hold (positions in a list are 32-bit).
+pub const MAX_LIST_LEN: usize = u32::MAX as usize;
+
 pub trait InvertedLists: Send + Sync {
     fn nlist(&self) -> usize;
     fn layout(&self) -> CodeLayout;
+    /// Bytes of the re-ranking copy kept per vector (0: none).
+    fn vector_bytes(&self) -> usize;
     /// Vectors in list `list`.
     fn list_len(&self, list: usize) -> usize;
     /// The stored codes of list `list` (8-byte aligned; `layout().stored_len(list_len)` bytes).
     fn codes(&self, list: usize) -> &[u8];
-    fn labels(&self, list: usize) -> &[u64];
-    /// Appends `labels.len()` vectors given as unpacked codes (`code_size` bytes each).
-    fn append(&mut self, list: usize, codes: &[u8], labels: &[u64]) -> IndexResult<()>;
+    /// The ids of list `list`, in code order.
+    fn ids(&self, list: usize) -> &[u64];
+    /// The re-ranking copies of list `list` (8-byte aligned; `vector_bytes` each).
+    fn vectors(&self, list: usize) -> &[u8];
+    /// Appends `ids.len()` vectors given as unpacked codes (`code_size` bytes
+    /// each) and re-ranking copies (`vector_bytes` each).
+    fn append(&mut self, list: usize, codes: &[u8], ids: &[u64], vectors: &[u8])
+    -> IndexResult<()>;
 }
 
-/// Growable lists in RAM. Codes are kept in `u64` words so that a list of
-/// f32 vectors can be read as `f32` without copying.
+/// Growable lists in RAM. Bytes are kept in `u64` words so that f32 and f16
+/// vectors can be read in place.
 pub struct MemoryLists {
     layout: CodeLayout,
+    vector_bytes: usize,
     codes: Vec<Vec<u64>>,
-    labels: Vec<Vec<u64>>,
+    ids: Vec<Vec<u64>>,
+    vectors: Vec<Vec<u64>>,
+}
+
+/// `len` bytes of word storage.
+fn bytes(words: &[u64], len: usize) -> &[u8] {
+    assert!(len <= words.len() * 8);
+    // SAFETY: u64 storage viewed as bytes: no alignment or validity concern; `len` is within it.
+    unsafe { std::slice::from_raw_parts(words.as_ptr() as *const u8, len) }
+}
+
+/// Grows word storage to hold `len` bytes and views them.
+fn bytes_mut(words: &mut Vec<u64>, len: usize) -> &mut [u8] {
+    words.resize(len.div_ceil(8), 0);
+    // SAFETY: as in `bytes`; the storage now holds at least `len` bytes.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, len) }
 }
 
 impl MemoryLists {
-    pub fn new(nlist: usize, layout: CodeLayout) -> Self {
+    pub fn new(nlist: usize, layout: CodeLayout, vector_bytes: usize) -> Self {
         Self {
             layout,
+            vector_bytes,
             codes: vec![Vec::new(); nlist],
-            labels: vec![Vec::new(); nlist],
+            ids: vec![Vec::new(); nlist],
+            vectors: vec![Vec::new(); nlist],
         }
     }
 
-    fn bytes_mut(&mut self, list: usize, len: usize) -> &mut [u8] {
-        let words = &mut self.codes[list];
-        words.resize(len.div_ceil(8), 0);
-        // SAFETY: u64 storage viewed as bytes: no alignment or validity concern, length within the allocation.
-        unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, len) }
-    }
-
-    /// Reads lists written by `write_lists`.
-    pub fn read(r: &mut Reader, nlist: usize, layout: CodeLayout) -> IndexResult<Self> {
+    /// Reads lists written by `write_lists`, checking every size.
+    pub fn read(
+        r: &mut Reader,
+        nlist: usize,
+        layout: CodeLayout,
+        vector_bytes: usize,
+    ) -> IndexResult<Self> {
         r.expect(b"ILmm")?;
-        let stored = r.usize()?;
-        if stored != nlist {
+        let (stored, vb) = (r.usize()?, r.usize()?);
+        if stored != nlist || vb != vector_bytes {
             return Err(r.corrupt(format!(
-                "{stored} inverted lists where the index has {nlist}"
+                "{stored} lists of {vb}-byte vectors where the index has {nlist} of {vector_bytes}"
             )));
         }
-        let mut lists = Self::new(nlist, layout);
+        let mut lists = Self::new(nlist, layout, vector_bytes);
         for list in 0..nlist {
-            let labels = r.u64s(None)?;
-            let codes = r.u8s(Some(layout.stored_len(labels.len())))?;
-            lists.bytes_mut(list, codes.len()).copy_from_slice(&codes);
-            lists.labels[list] = labels;
+            let ids = r.u64s(None)?;
+            if ids.len() > MAX_LIST_LEN {
+                return Err(r.corrupt(format!("list {list} has {} vectors", ids.len())));
+            }
+            let codes = r.u8s(Some(layout.stored_len(ids.len())))?;
+            bytes_mut(&mut lists.codes[list], codes.len()).copy_from_slice(&codes);
+            let vectors = r.u8s(Some(ids.len() * vector_bytes))?;
+            bytes_mut(&mut lists.vectors[list], vectors.len()).copy_from_slice(&vectors);
+            lists.ids[list] = ids;
         }
         Ok(lists)
     }
@@ -90,46 +122,73 @@ impl MemoryLists {
 
 impl InvertedLists for MemoryLists {
     fn nlist(&self) -> usize {
-        self.labels.len()
+        self.ids.len()
     }
     fn layout(&self) -> CodeLayout {
         self.layout
     }
+    fn vector_bytes(&self) -> usize {
+        self.vector_bytes
+    }
     fn list_len(&self, list: usize) -> usize {
-        self.labels[list].len()
+        self.ids[list].len()
     }
     fn codes(&self, list: usize) -> &[u8] {
-        let len = self.layout.stored_len(self.labels[list].len());
-        let words = &self.codes[list];
-        // SAFETY: u64 storage viewed as bytes; `len` ≤ 8 · words.len() as maintained by `append`.
-        unsafe { std::slice::from_raw_parts(words.as_ptr() as *const u8, len) }
+        bytes(
+            &self.codes[list],
+            self.layout.stored_len(self.ids[list].len()),
+        )
     }
-    fn labels(&self, list: usize) -> &[u64] {
-        &self.labels[list]
+    fn ids(&self, list: usize) -> &[u64] {
+        &self.ids[list]
     }
-    fn append(&mut self, list: usize, codes: &[u8], labels: &[u64]) -> IndexResult<()> {
+    fn vectors(&self, list: usize) -> &[u8] {
+        bytes(
+            &self.vectors[list],
+            self.ids[list].len() * self.vector_bytes,
+        )
+    }
+    fn append(
+        &mut self,
+        list: usize,
+        codes: &[u8],
+        ids: &[u64],
+        vectors: &[u8],
+    ) -> IndexResult<()> {
         let cs = self.layout.code_size();
-        assert_eq!(codes.len(), labels.len() * cs, "one code per label");
-        let old = self.labels[list].len();
-        let new = old + labels.len();
+        assert_eq!(codes.len(), ids.len() * cs, "one code per id");
+        assert_eq!(
+            vectors.len(),
+            ids.len() * self.vector_bytes,
+            "one vector copy per id"
+        );
+        let old = self.ids[list].len();
+        let new = old + ids.len();
+        if new > MAX_LIST_LEN {
+            return Err(IndexError::Param(format!(
+                "list {list} would hold {new} vectors, over {MAX_LIST_LEN}"
+            )));
+        }
         let layout = self.layout;
-        let bytes = self.bytes_mut(list, layout.stored_len(new));
+        let stored = bytes_mut(&mut self.codes[list], layout.stored_len(new));
         match layout {
-            CodeLayout::Flat { .. } => bytes[old * cs..].copy_from_slice(codes),
+            CodeLayout::Flat { .. } => stored[old * cs..].copy_from_slice(codes),
             CodeLayout::Packed4 { m } => {
                 let bb = pq4::block_bytes(m);
                 for (i, code) in codes.chunks_exact(cs).enumerate() {
                     let slot = old + i;
                     let block = slot / pq4::BLOCK;
                     pq4::set_codes(
-                        &mut bytes[block * bb..(block + 1) * bb],
+                        &mut stored[block * bb..(block + 1) * bb],
                         slot % pq4::BLOCK,
                         code,
                     );
                 }
             }
         }
-        self.labels[list].extend_from_slice(labels);
+        let vb = self.vector_bytes;
+        bytes_mut(&mut self.vectors[list], new * vb)[old * vb..].copy_from_slice(vectors);
+        self.ids[list].extend_from_slice(ids);
         Ok(())
     }
 }
@@ -138,21 +197,34 @@ impl InvertedLists for MemoryLists {
 pub fn write_lists<W: std::io::Write>(w: &mut Writer<W>, lists: &dyn InvertedLists) {
     w.fourcc(b"ILmm");
     w.usize(lists.nlist());
+    w.usize(lists.vector_bytes());
     for list in 0..lists.nlist() {
-        w.u64s(lists.labels(list));
+        w.u64s(lists.ids(list));
         w.u8s(lists.codes(list));
+        w.u8s(lists.vectors(list));
     }
+}
+
+/// Views aligned list bytes as values of `T`, which must accept every bit pattern.
+fn view<T>(bytes: &[u8]) -> &[T] {
+    // SAFETY: callers only instantiate `T` with f32 and f16, for which every
+    // bit pattern is valid; `align_to` yields only the aligned middle part.
+    let (head, body, tail) = unsafe { bytes.align_to::<T>() };
+    assert!(
+        head.is_empty() && tail.is_empty(),
+        "list bytes must be aligned whole values"
+    );
+    body
 }
 
 /// Views 8-byte-aligned list bytes as f32 values.
 pub fn as_f32s(bytes: &[u8]) -> &[f32] {
-    // SAFETY: every bit pattern is a valid f32; `align_to` only yields the aligned middle part.
-    let (head, body, tail) = unsafe { bytes.align_to::<f32>() };
-    assert!(
-        head.is_empty() && tail.is_empty(),
-        "list codes must be 4-byte aligned and whole f32s"
-    );
-    body
+    view(bytes)
+}
+
+/// Views 8-byte-aligned list bytes as f16 values.
+pub fn as_f16s(bytes: &[u8]) -> &[half::f16] {
+    view(bytes)
 }
 
 #[cfg(test)]
@@ -163,15 +235,21 @@ mod tests {
     fn appends_in_pieces_equal_one_append() {
         let m = 4;
         let codes: Vec<u8> = (0..70 * m).map(|i| (i * 5 % 16) as u8).collect();
-        let labels: Vec<u64> = (0..70).collect();
-        let mut one = MemoryLists::new(2, CodeLayout::Packed4 { m });
-        one.append(1, &codes, &labels).unwrap();
-        let mut pieces = MemoryLists::new(2, CodeLayout::Packed4 { m });
-        for (c, l) in codes.chunks(13 * m).zip(labels.chunks(13)) {
-            pieces.append(1, c, l).unwrap();
+        let ids: Vec<u64> = (0..70).collect();
+        let vectors: Vec<u8> = (0..70 * 8).map(|i| i as u8).collect();
+        let mut one = MemoryLists::new(2, CodeLayout::Packed4 { m }, 8);
+        one.append(1, &codes, &ids, &vectors).unwrap();
+        let mut pieces = MemoryLists::new(2, CodeLayout::Packed4 { m }, 8);
+        for ((c, l), v) in codes
+            .chunks(13 * m)
+            .zip(ids.chunks(13))
+            .zip(vectors.chunks(13 * 8))
+        {
+            pieces.append(1, c, l, v).unwrap();
         }
         assert_eq!(one.codes(1), pieces.codes(1));
-        assert_eq!(one.labels(1), pieces.labels(1));
+        assert_eq!(one.ids(1), pieces.ids(1));
+        assert_eq!(pieces.vectors(1), &vectors[..]);
         assert_eq!(pieces.list_len(0), 0);
         for (i, code) in codes.chunks_exact(m).enumerate() {
             let block = &pieces.codes(1)[i / 32 * pq4::block_bytes(m)..];

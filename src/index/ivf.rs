@@ -4,8 +4,9 @@
 //! list centroid (8-bit, or 4-bit fast-scan); an optional re-ranking store
 //! re-scores the best `k · k_factor` candidates exactly.
 //!
-//! With re-ranking, list labels are row numbers into the store and
-//! `row_ids` maps rows to the caller's ids; without, labels are the ids.
+//! Candidates are labelled by their place, `list << 32 | position`, so the
+//! ids and re-ranking copies are found in the list beside the code: no
+//! per-vector table outside the lists.
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use super::format::{self, Reader, Writer};
 use super::invlists::{self, CodeLayout, InvertedLists, MemoryLists};
 use super::kmeans::{self, KMeansParams};
 use super::pq::ProductQuantizer;
-use super::refine::RefineStore;
+use super::refine;
 use super::{JobControl, Metric, NO_ID, SearchParams, SearchResults, VectorIndex, check};
 use crate::compute::rng::Rng;
 use crate::compute::{Backend, TopKHeap, default_backend, pq4};
@@ -30,6 +31,10 @@ pub const DEFAULT_SEED: u64 = 0x00fa_cef1_d0ce_5eed;
 const ADD_CHUNK: usize = 1 << 16;
 /// Queries scanned list by list together (see `scan_batch`).
 const BATCH_CHUNK: usize = 128;
+/// k-means iterations of the coarse quantiser.
+pub const COARSE_ITERATIONS: usize = 10;
+/// Nearest lists each query of a batch scans before the sweep in list order.
+const SEED_LISTS: usize = 4;
 /// Queries whose coarse distances are computed together.
 const COARSE_CHUNK: usize = 1024;
 
@@ -50,8 +55,6 @@ pub struct IvfIndex {
     centroids: Vec<f32>,
     pq: Option<ProductQuantizer>,
     lists: Box<dyn InvertedLists>,
-    refine: Option<RefineStore>,
-    row_ids: Vec<u64>,
     ntotal: usize,
     backend: Arc<dyn Backend>,
 }
@@ -64,12 +67,13 @@ fn layout(codec: ListCodec, dim: usize) -> CodeLayout {
     }
 }
 
-fn new_store(kind: Refine) -> Option<RefineStore> {
-    match kind {
-        Refine::None => None,
-        Refine::F32 => Some(RefineStore::F32(Vec::new())),
-        Refine::F16 => Some(RefineStore::F16(Vec::new())),
-    }
+/// The label of position `pos` of list `list`.
+fn place_label(list: usize, pos: usize) -> u64 {
+    ((list as u64) << 32) | pos as u64
+}
+
+fn label_place(label: u64) -> refine::Place {
+    ((label >> 32) as usize, (label & 0xffff_ffff) as usize)
 }
 
 impl IvfIndex {
@@ -83,9 +87,11 @@ impl IvfIndex {
             seed: DEFAULT_SEED,
             centroids: Vec::new(),
             pq: None,
-            lists: Box::new(MemoryLists::new(nlist, layout(codec, dim))),
-            refine: new_store(refine),
-            row_ids: Vec::new(),
+            lists: Box::new(MemoryLists::new(
+                nlist,
+                layout(codec, dim),
+                refine::vector_bytes(refine, dim),
+            )),
             ntotal: 0,
             backend: default_backend(),
         }
@@ -139,14 +145,8 @@ impl IvfIndex {
             Some(pq) => pq.encode(&*self.backend, &self.residuals(data, &labels)),
         };
         let cs = self.lists.layout().code_size();
-        let list_labels: Vec<u64> = match &mut self.refine {
-            Some(store) => {
-                store.push(data);
-                self.row_ids.extend_from_slice(ids);
-                (self.ntotal as u64..(self.ntotal + ids.len()) as u64).collect()
-            }
-            None => ids.to_vec(),
-        };
+        let copies = refine::encode(self.refine_kind, data);
+        let vb = self.lists.vector_bytes();
         // group by list (stable), then one append per list
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| labels[i]);
@@ -156,8 +156,12 @@ impl IvfIndex {
                 .iter()
                 .flat_map(|&i| codes[i * cs..(i + 1) * cs].iter().copied())
                 .collect();
-            let l: Vec<u64> = group.iter().map(|&i| list_labels[i]).collect();
-            self.lists.append(list, &c, &l)?;
+            let l: Vec<u64> = group.iter().map(|&i| ids[i]).collect();
+            let v: Vec<u8> = group
+                .iter()
+                .flat_map(|&i| copies[i * vb..(i + 1) * vb].iter().copied())
+                .collect();
+            self.lists.append(list, &c, &l, &v)?;
         }
         self.ntotal += ids.len();
         Ok(())
@@ -212,12 +216,16 @@ impl IvfIndex {
         heap: &mut TopKHeap,
     ) {
         let (b, l) = (&*self.backend, list as usize);
-        let (codes, labels) = (self.lists.codes(l), self.lists.labels(l));
-        if labels.is_empty() {
+        let (codes, n, label0) = (
+            self.lists.codes(l),
+            self.lists.list_len(l),
+            place_label(l, 0),
+        );
+        if n == 0 {
             return;
         }
         let Some(pq) = &self.pq else {
-            return b.scan_flat(self.metric, q, invlists::as_f32s(codes), labels, heap);
+            return b.scan_flat(self.metric, q, invlists::as_f32s(codes), label0, heap);
         };
         let bias = match self.metric {
             Metric::InnerProduct => coarse,
@@ -232,8 +240,8 @@ impl IvfIndex {
             }
         };
         match &t.quantized {
-            Some(qt) => b.scan_pq4fs(qt, pq.m, codes, labels, bias, heap),
-            None => b.scan_pq8(&t.lut, pq.m, codes, labels, bias, heap),
+            Some(qt) => b.scan_pq4fs(qt, pq.m, codes, n, label0, bias, heap),
+            None => b.scan_pq8(&t.lut, pq.m, codes, n, label0, bias, heap),
         }
     }
 
@@ -241,7 +249,10 @@ impl IvfIndex {
     fn scan_lists(&self, q: &[f32], probes: &[(f32, u32)], kk: usize) -> TopKHeap {
         let mut heap = TopKHeap::new(kk);
         let mut tables = self.query_tables(q);
-        for &(coarse, list) in probes {
+        for (i, &(coarse, list)) in probes.iter().enumerate() {
+            if let Some(&(_, next)) = probes.get(i + 1) {
+                self.backend.prefetch(self.lists.codes(next as usize));
+            }
             self.scan_list(q, &mut tables, coarse, list, &mut heap);
         }
         heap
@@ -257,17 +268,30 @@ impl IvfIndex {
             .chunks_exact(d)
             .map(|q| self.query_tables(q))
             .collect();
+        // the nearest few lists first, query by query, so that every heap
+        // has a tight threshold before the sweep in list order
+        for (i, p) in probes.iter().enumerate() {
+            let q = &queries[i * d..(i + 1) * d];
+            for &(coarse, list) in &p[..SEED_LISTS.min(p.len())] {
+                self.scan_list(q, &mut tables[i], coarse, list, &mut heaps[i]);
+            }
+        }
         let mut pairs: Vec<(u32, u32, f32)> = probes
             .iter()
             .enumerate()
             .flat_map(|(i, p)| {
                 p.iter()
+                    .skip(SEED_LISTS)
                     .map(move |&(coarse, list)| (list, i as u32, coarse))
             })
             .collect();
         pairs.sort_unstable_by_key(|&(list, i, _)| (list, i));
-        for (list, i, coarse) in pairs {
+        for (p, &(list, i, coarse)) in pairs.iter().enumerate() {
             let i = i as usize;
+            if pairs.get(p + 1).is_some_and(|n| n.0 != list) {
+                self.backend
+                    .prefetch(self.lists.codes(pairs[p + 1].0 as usize));
+            }
             self.scan_list(
                 &queries[i * d..(i + 1) * d],
                 &mut tables[i],
@@ -281,18 +305,32 @@ impl IvfIndex {
 
     /// Final `(distance, id)` results of one query, best first.
     fn finish(&self, q: &[f32], heap: TopKHeap, k: usize) -> Vec<(f32, u64)> {
-        match &self.refine {
-            None => heap.into_sorted(),
-            Some(store) => {
-                let rows: Vec<u64> = heap.into_sorted().into_iter().map(|(_, r)| r).collect();
-                let mut best = TopKHeap::new(k);
-                store.rerank(&*self.backend, self.metric, q, &rows, &mut best);
-                best.into_sorted()
-                    .into_iter()
-                    .map(|(d, r)| (d, self.row_ids[r as usize]))
-                    .collect()
-            }
+        let id = |label: u64| {
+            let (list, pos) = label_place(label);
+            self.lists.ids(list)[pos]
+        };
+        let candidates = heap.into_sorted();
+        if self.refine_kind == Refine::None {
+            return candidates.into_iter().map(|(d, l)| (d, id(l))).collect();
         }
+        let labels: Vec<u64> = candidates.iter().map(|&(_, l)| l).collect();
+        let places: Vec<refine::Place> = labels.iter().map(|&l| label_place(l)).collect();
+        let mut best = TopKHeap::new(k);
+        let kind = self.refine_kind;
+        refine::rerank(
+            &*self.backend,
+            kind,
+            self.metric,
+            q,
+            &*self.lists,
+            &places,
+            &labels,
+            &mut best,
+        );
+        best.into_sorted()
+            .into_iter()
+            .map(|(d, l)| (d, id(l)))
+            .collect()
     }
 
     fn write<W: std::io::Write>(&self, w: &mut Writer<W>) {
@@ -319,10 +357,6 @@ impl IvfIndex {
             pq.write(w);
         }
         invlists::write_lists(w, &*self.lists);
-        if let Some(store) = &self.refine {
-            w.u64s(&self.row_ids);
-            store.write(w);
-        }
     }
 
     /// Reads the object after its four-character code, validating every size.
@@ -380,24 +414,17 @@ impl IvfIndex {
             }
             index.pq = Some(pq);
         }
-        let lists = MemoryLists::read(r, nlist, layout(codec, dim))?;
+        let lists = MemoryLists::read(
+            r,
+            nlist,
+            layout(codec, dim),
+            refine::vector_bytes(refine, dim),
+        )?;
         let stored: usize = (0..nlist).map(|l| lists.list_len(l)).sum();
         if stored != ntotal {
             return Err(r.corrupt(format!(
                 "lists hold {stored} vectors, the header says {ntotal}"
             )));
-        }
-        if refine != Refine::None {
-            index.row_ids = r.u64s(Some(ntotal))?;
-            index.refine = Some(RefineStore::read(r, ntotal, dim)?);
-            if let Some(bad) = (0..nlist)
-                .flat_map(|l| lists.labels(l).iter())
-                .find(|&&row| row >= ntotal as u64)
-            {
-                return Err(r.corrupt(format!(
-                    "list label {bad} is not a row of the {ntotal} stored vectors"
-                )));
-            }
         }
         index.lists = Box::new(lists);
         index.ntotal = ntotal;
@@ -429,7 +456,18 @@ impl VectorIndex for IvfIndex {
 
     fn train(&mut self, data: &[f32], ctl: &JobControl) -> IndexResult<()> {
         let n = check::vectors(data, self.dim)?;
-        let params = KMeansParams::new(self.nlist, self.metric, self.seed);
+        if self.ntotal > 0 {
+            return Err(IndexError::Param(format!(
+                "the index holds {} vectors coded with its quantisers; build a new one to re-train",
+                self.ntotal
+            )));
+        }
+        // 10 iterations for the coarse quantiser, as FAISS's Level1Quantizer:
+        // IVF cells need not be precise, only balanced and local
+        let params = KMeansParams {
+            niter: COARSE_ITERATIONS,
+            ..KMeansParams::new(self.nlist, self.metric, self.seed)
+        };
         let centroids = kmeans::train(
             &*self.backend,
             data,
@@ -491,7 +529,7 @@ impl VectorIndex for IvfIndex {
         if params.k_factor == 0 {
             return Err(IndexError::Param("k_factor must be at least 1".into()));
         }
-        let kk = if self.refine.is_some() {
+        let kk = if self.refine_kind != Refine::None {
             k * params.k_factor
         } else {
             k

@@ -1,63 +1,59 @@
 //! The re-ranking stage: full-precision copies of the vectors (f32 for
-//! `RFlat`, f16 for `Refine(SQfp16)`) by row, to re-score the candidates the
-//! compressed lists produced.
+//! `RFlat`, f16 for `Refine(SQfp16)`) kept in the inverted lists beside the
+//! codes, to re-score exactly the candidates the compressed codes produced.
 use half::f16;
 
-use super::format::{Reader, Writer};
+use super::factory::Refine;
+use super::invlists::{self, InvertedLists};
 use crate::compute::{Backend, Metric, TopKHeap};
-use crate::error::IndexResult;
 
-pub enum RefineStore {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
+/// Bytes of the copy of one `dim`-vector.
+pub fn vector_bytes(kind: Refine, dim: usize) -> usize {
+    match kind {
+        Refine::None => 0,
+        Refine::F32 => 4 * dim,
+        Refine::F16 => 2 * dim,
+    }
 }
 
-impl RefineStore {
-    pub fn push(&mut self, data: &[f32]) {
-        match self {
-            RefineStore::F32(v) => v.extend_from_slice(data),
-            RefineStore::F16(v) => v.extend(data.iter().map(|&x| f16::from_f32(x))),
-        }
+/// The copies of the rows of `data`, little-endian.
+pub fn encode(kind: Refine, data: &[f32]) -> Vec<u8> {
+    match kind {
+        Refine::None => Vec::new(),
+        Refine::F32 => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        Refine::F16 => data
+            .iter()
+            .flat_map(|&v| f16::from_f32(v).to_bits().to_le_bytes())
+            .collect(),
     }
+}
 
-    /// Exact distances of the candidate `rows` to `query`, into `heap` labelled by row.
-    pub fn rerank(
-        &self,
-        backend: &dyn Backend,
-        metric: Metric,
-        query: &[f32],
-        rows: &[u64],
-        heap: &mut TopKHeap,
-    ) {
-        match self {
-            RefineStore::F32(v) => backend.rerank_f32(metric, query, v, rows, rows, heap),
-            RefineStore::F16(v) => backend.rerank_f16(metric, query, v, rows, rows, heap),
+/// A candidate's place: list and position in it.
+pub type Place = (usize, usize);
+
+/// Exact distances of the candidates (`labels[i]` at `places[i]`) to `query`, into `heap`.
+#[allow(clippy::too_many_arguments)]
+pub fn rerank(
+    backend: &dyn Backend,
+    kind: Refine,
+    metric: Metric,
+    query: &[f32],
+    lists: &dyn InvertedLists,
+    places: &[Place],
+    labels: &[u64],
+    heap: &mut TopKHeap,
+) {
+    let vb = lists.vector_bytes();
+    let raw = |&(list, pos): &Place| &lists.vectors(list)[pos * vb..(pos + 1) * vb];
+    match kind {
+        Refine::None => {}
+        Refine::F32 => {
+            let rows: Vec<&[f32]> = places.iter().map(|p| invlists::as_f32s(raw(p))).collect();
+            backend.rerank_f32(metric, query, &rows, labels, heap);
         }
-    }
-
-    pub fn write<W: std::io::Write>(&self, w: &mut Writer<W>) {
-        match self {
-            RefineStore::F32(v) => {
-                w.fourcc(b"RFf4");
-                w.f32s(v);
-            }
-            RefineStore::F16(v) => {
-                w.fourcc(b"RFf2");
-                w.f16s(v);
-            }
-        }
-    }
-
-    /// Reads a store of `n` rows of `dim` values.
-    pub fn read(r: &mut Reader, n: usize, dim: usize) -> IndexResult<Self> {
-        let len = Some(n * dim);
-        match &r.fourcc()? {
-            b"RFf4" => Ok(RefineStore::F32(r.f32s(len)?)),
-            b"RFf2" => Ok(RefineStore::F16(r.f16s(len)?)),
-            other => Err(r.corrupt(format!(
-                "unknown re-ranking store {:?}",
-                String::from_utf8_lossy(other)
-            ))),
+        Refine::F16 => {
+            let rows: Vec<&[f16]> = places.iter().map(|p| invlists::as_f16s(raw(p))).collect();
+            backend.rerank_f16(metric, query, &rows, labels, heap);
         }
     }
 }

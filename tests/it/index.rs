@@ -114,7 +114,7 @@ fn ivf_specs_reach_their_recall_floors() {
     let queries = clustered(nq, DIM, 1000, 0.9, 4);
     let (_, truth) = facefind::compute::cpu::knn(Metric::InnerProduct, &queries, &base, DIM, 10);
     let params = SearchParams {
-        nprobe: 24,
+        nprobe: 32,
         k_factor: 10,
     };
     for (spec, floor) in [
@@ -256,6 +256,27 @@ fn fewer_reachable_than_k_pads_with_no_id() {
     assert!(res.ids.contains(&NO_ID));
     let last = res.ids.iter().position(|&i| i == NO_ID).unwrap();
     assert!(res.ids[last..].iter().all(|&i| i == NO_ID));
+}
+
+#[test]
+fn auto_picks_flat_when_small_and_training_can_be_stopped() {
+    let base = clustered(5_000, DIM, 100, 0.9, 16);
+    let index = index_factory("auto", DIM, Metric::InnerProduct, 5_000).unwrap();
+    assert_eq!(index.spec(), "Flat");
+    let big = index_factory("auto", DIM, Metric::InnerProduct, 1_000_000).unwrap();
+    assert_eq!(big.spec(), "IVF4096,PQ32x4fs,RFlat");
+    // a watcher that stops the job at its first progress report
+    let me: std::sync::Arc<std::sync::OnceLock<JobControl>> = Default::default();
+    let handle = me.clone();
+    let ctl = JobControl::with_progress(move |_, _| handle.get().expect("set").stop());
+    me.set(ctl.clone()).ok().expect("set once");
+    let mut ivf = index_factory("IVF32,PQ16x4fs", DIM, Metric::InnerProduct, 5_000).unwrap();
+    assert!(matches!(ivf.train(&base, &ctl), Err(IndexError::Cancelled)));
+    assert!(!ivf.is_trained());
+    assert!(matches!(
+        ivf.add(&base, &[0; 5_000]),
+        Err(IndexError::NotTrained)
+    ));
 }
 
 mod bad_input {

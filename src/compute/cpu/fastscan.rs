@@ -6,12 +6,14 @@ use crate::compute::pq4::{self, BLOCK};
 use crate::compute::{QuantizedLut, TopKHeap};
 
 /// Scans `labels.len()` vectors packed in `codes` (see `compute::pq4`).
+#[allow(clippy::too_many_arguments)]
 pub fn scan(
     isa: Isa,
     lut: &QuantizedLut,
     m: usize,
     codes: &[u8],
-    labels: &[u64],
+    n: usize,
+    label0: u64,
     bias: f32,
     heap: &mut TopKHeap,
 ) {
@@ -19,30 +21,60 @@ pub fn scan(
         m.is_multiple_of(2) && m <= 256 && lut.table.len() == m * 16,
         "fast-scan needs an even m ≤ 256"
     );
+    assert!(codes.len() >= pq4::packed_len(n, m));
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: detected at run time; table and code sizes were asserted above.
+        Isa::Avx512 => unsafe { x86::scan_avx512(lut, m, codes, n, label0, bias, heap) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { x86::scan_avx2(lut, m, codes, n, label0, bias, heap) },
+        _ => scan_with(lut, m, codes, n, label0, bias, heap, block_scalar),
+    }
+}
+
+/// The scan loop around one block kernel; inlined into each instruction-set
+/// wrapper so that the kernel inlines too.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn scan_with(
+    lut: &QuantizedLut,
+    m: usize,
+    codes: &[u8],
+    n: usize,
+    label0: u64,
+    bias: f32,
+    heap: &mut TopKHeap,
+    kernel: impl Fn(&[u8], usize, &[u8], u16, &mut [u16; BLOCK]) -> u32,
+) {
     let bb = pq4::block_bytes(m);
-    assert!(codes.len() >= pq4::packed_len(labels.len(), m));
     let base = bias + lut.sum_min;
     let mut sums = [0u16; BLOCK];
-    for (b, block_labels) in labels.chunks(BLOCK).enumerate() {
+    for b in 0..n.div_ceil(BLOCK) {
+        let in_block = (n - b * BLOCK).min(BLOCK);
         let t = (heap.threshold() - base) / lut.inv_scale;
         if t < 0.0 {
             break; // thresholds only fall: nothing later in this list can enter
         }
         let thr = if t >= 65535.0 { u16::MAX } else { t as u16 };
         let block = &codes[b * bb..(b + 1) * bb];
-        let mut mask = block_sums(isa, &lut.table, m, block, thr, &mut sums);
-        if block_labels.len() < BLOCK {
-            mask &= (1u32 << block_labels.len()) - 1;
+        let mut mask = kernel(&lut.table, m, block, thr, &mut sums);
+        if in_block < BLOCK {
+            mask &= (1u32 << in_block) - 1;
         }
         while mask != 0 {
             let v = mask.trailing_zeros() as usize;
             mask &= mask - 1;
-            heap.push(base + sums[v] as f32 * lut.inv_scale, block_labels[v]);
+            heap.push(
+                base + sums[v] as f32 * lut.inv_scale,
+                label0 + (b * BLOCK + v) as u64,
+            );
         }
     }
 }
 
 /// Sums of one block into `sums`; returns the mask of slots whose sum is ≤ `thr`.
+#[cfg(test)]
 fn block_sums(
     isa: Isa,
     table: &[u8],
@@ -78,8 +110,55 @@ fn block_scalar(table: &[u8], m: usize, block: &[u8], thr: u16, sums: &mut [u16;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::BLOCK;
+    use super::{BLOCK, scan_with};
+    use crate::compute::{QuantizedLut, TopKHeap};
     use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn scan_avx512(
+        lut: &QuantizedLut,
+        m: usize,
+        codes: &[u8],
+        n: usize,
+        label0: u64,
+        bias: f32,
+        heap: &mut TopKHeap,
+    ) {
+        // SAFETY: `scan` checked the table and code sizes each block kernel reads.
+        scan_with(
+            lut,
+            m,
+            codes,
+            n,
+            label0,
+            bias,
+            heap,
+            |t, m, b, thr, s| unsafe { block_avx512(t, m, b, thr, s) },
+        )
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn scan_avx2(
+        lut: &QuantizedLut,
+        m: usize,
+        codes: &[u8],
+        n: usize,
+        label0: u64,
+        bias: f32,
+        heap: &mut TopKHeap,
+    ) {
+        // SAFETY: as above.
+        scan_with(
+            lut,
+            m,
+            codes,
+            n,
+            label0,
+            bias,
+            heap,
+            |t, m, b, thr, s| unsafe { block_avx2(t, m, b, thr, s) },
+        )
+    }
 
     /// Accumulators: `lo_a`/`lo_b` for slots 0..16, `hi_a`/`hi_b` for 16..32.
     /// A byte-pair word added as u16 gives `even + 256·odd`; adding the word
@@ -136,6 +215,7 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2")]
+    #[inline]
     pub(super) unsafe fn block_avx2(
         table: &[u8],
         m: usize,
@@ -165,6 +245,7 @@ mod x86 {
     /// Two pairs per 512-bit step (four 128-bit lanes, four sub-quantisers);
     /// the two 256-bit halves hold the same slots, so they fold into the AVX2 sums.
     #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
     pub(super) unsafe fn block_avx512(
         table: &[u8],
         m: usize,
@@ -228,6 +309,49 @@ mod tests {
             pq4::set_codes(&mut block, slot, &codes);
         }
         (table, block)
+    }
+
+    #[test]
+    fn full_scans_match_a_naive_reference_on_the_same_codes() {
+        let mut rng = Rng::new(31);
+        for &(m, n, k) in &[(8usize, 100usize, 10usize), (64, 1000, 50), (16, 31, 40)] {
+            let lut: Vec<f32> = (0..m * 16).map(|_| rng.normal()).collect();
+            let q = pq4::quantize_lut(&lut, m);
+            let codes: Vec<Vec<u8>> = (0..n)
+                .map(|_| (0..m).map(|_| rng.below(16) as u8).collect())
+                .collect();
+            let mut packed = vec![0u8; pq4::packed_len(n, m)];
+            let bb = pq4::block_bytes(m);
+            for (i, c) in codes.iter().enumerate() {
+                pq4::set_codes(
+                    &mut packed[i / BLOCK * bb..(i / BLOCK + 1) * bb],
+                    i % BLOCK,
+                    c,
+                );
+            }
+            let bias = 0.25;
+            let mut want: Vec<(f32, u64)> = codes
+                .iter()
+                .zip(7u64..)
+                .map(|(c, l)| {
+                    let s: u32 = c
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &v)| q.table[j * 16 + v as usize] as u32)
+                        .sum();
+                    (bias + q.sum_min + s as f32 * q.inv_scale, l)
+                })
+                .collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            want.truncate(k);
+            for isa in Isa::available() {
+                let mut heap = TopKHeap::new(k);
+                scan(isa, &q, m, &packed, n, 7, bias, &mut heap);
+                let got = heap.into_sorted();
+                let d = |v: &[(f32, u64)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
+                assert_eq!(d(&got), d(&want), "{isa:?} m={m} n={n}");
+            }
+        }
     }
 
     #[test]
