@@ -4,7 +4,7 @@
 
     vs_faiss.py faiss --data DIR --index SPEC --nprobe 1,2,4 [--k-factor N] [--threads 2]
     vs_faiss.py hnsw  --data DIR [--m 32] [--ef-construction 100] --ef 16,32,64 [--threads 2]
-    vs_faiss.py table RESULTS.jsonl
+    vs_faiss.py table RESULTS.jsonl [--sweeps] [--recall 0.95]
 
 `faiss` and `hnsw` print one JSON object in `facefind bench ann --json`'s
 shape; `table` reads such objects (one a line, each with "library" and
@@ -218,13 +218,18 @@ def fmt_qps(run, key):
     return f"{run[key]:,.0f}" + (f" ({run['nprobe']})" if run["nprobe"] else "")
 
 
-def table(args):
+def latest_reports(path):
+    """The reports of a results file, the latest per data set, library and spec."""
     latest = {}
-    for line in open(args.results):
+    for line in open(path):
         if line.strip():
             r = json.loads(line)
             latest[(r["data"], r["library"], r["index"])] = r
-    reports = list(latest.values())
+    return list(latest.values())
+
+
+def table(args):
+    reports = latest_reports(args.results)
     floor = args.recall
     by_data = {}
     for r in reports:
@@ -266,6 +271,19 @@ def table(args):
             )
 
 
+def sweeps(args):
+    """Every sweep point of the latest report per library and spec."""
+    print("| data | library | index | nprobe / ef | recall@10 | person_recall | QPS batch | QPS single |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for r in latest_reports(args.results):
+        for x in r["runs"]:
+            pr = "-" if x["person_recall"] is None else f"{x['person_recall']:.3f}"
+            print(
+                f"| {r['data']} | {r['library']} | {r['index']} | {x['nprobe'] or '-'} | {x['recall_at_10']:.3f} "
+                f"| {pr} | {x['qps_batch']:,.0f} | {x['qps_single']:,.0f} |"
+            )
+
+
 def ints(s):
     return [int(v) for v in s.split(",") if v]
 
@@ -288,9 +306,10 @@ def main():
     t = sub.add_parser("table")
     t.add_argument("results")
     t.add_argument("--recall", type=float, default=0.95)
+    t.add_argument("--sweeps", action="store_true", help="every sweep point instead")
     args = ap.parse_args()
     if args.cmd == "table":
-        table(args)
+        sweeps(args) if args.sweeps else table(args)
     else:
         print(json.dumps(run_faiss(args) if args.cmd == "faiss" else run_hnsw(args)))
 
