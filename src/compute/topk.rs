@@ -1,20 +1,32 @@
 //! Bounded selection of the `k` smallest distances.
 
-/// A max-heap of at most `k` `(distance, label)` pairs: the root is the worst
-/// kept, so a new candidate costs one comparison unless it is better.
+/// Keeps the `k` smallest `(distance, label)` pairs seen. Candidates below
+/// the threshold are appended to a buffer of up to `2k`; when it fills, one
+/// selection keeps the best `k` and tightens the threshold to the k-th. An
+/// insertion is O(1) amortised (a binary heap costs log k, with unpredictable
+/// branches, on every improvement), which matters when scans of code lists
+/// visited in no particular order improve the candidates often.
 #[derive(Clone, Debug)]
 pub struct TopKHeap {
     k: usize,
-    dist: Vec<f32>,
-    label: Vec<u64>,
+    entries: Vec<(f32, u64)>,
+    thr: f32,
+}
+
+fn order(a: &(f32, u64), b: &(f32, u64)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
 }
 
 impl TopKHeap {
     pub fn new(k: usize) -> Self {
         Self {
             k,
-            dist: Vec::with_capacity(k),
-            label: Vec::with_capacity(k),
+            entries: Vec::with_capacity(2 * k),
+            thr: if k == 0 {
+                f32::NEG_INFINITY
+            } else {
+                f32::INFINITY
+            },
         }
     }
 
@@ -22,88 +34,52 @@ impl TopKHeap {
         self.k
     }
 
+    /// Pairs kept (at most `k`).
     pub fn len(&self) -> usize {
-        self.dist.len()
+        self.entries.len().min(self.k)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.dist.is_empty()
+        self.entries.is_empty()
     }
 
-    /// Candidates must be strictly below this to enter.
+    /// Candidates must be strictly below this to enter (an upper bound of
+    /// the k-th best distance so far).
     #[inline]
     pub fn threshold(&self) -> f32 {
-        if self.dist.len() < self.k {
-            f32::INFINITY
-        } else {
-            self.dist[0]
-        }
+        self.thr
     }
 
     #[inline]
     pub fn push(&mut self, dist: f32, label: u64) {
-        if self.dist.len() < self.k {
-            self.dist.push(dist);
-            self.label.push(label);
-            self.sift_up(self.dist.len() - 1, dist, label);
-        } else if self.k > 0 && dist < self.dist[0] {
-            self.replace_root(dist, label);
+        if dist < self.thr {
+            self.entries.push((dist, label));
+            if self.entries.len() >= 2 * self.k {
+                self.compact();
+            }
         }
     }
 
-    /// Moves the hole at `i` up until `dist` fits, then fills it.
-    fn sift_up(&mut self, mut i: usize, dist: f32, label: u64) {
-        while i > 0 {
-            let parent = (i - 1) / 2;
-            if self.dist[parent] >= dist {
-                break;
-            }
-            self.dist[i] = self.dist[parent];
-            self.label[i] = self.label[parent];
-            i = parent;
-        }
-        self.dist[i] = dist;
-        self.label[i] = label;
-    }
-
-    /// Drops the root and sinks the new pair from there: the hole moves
-    /// down along the larger child, one comparison pair per level, no swaps.
-    fn replace_root(&mut self, dist: f32, label: u64) {
-        let n = self.dist.len();
-        let mut i = 0;
-        loop {
-            let l = 2 * i + 1;
-            if l >= n {
-                break;
-            }
-            let c = if l + 1 < n && self.dist[l + 1] > self.dist[l] {
-                l + 1
-            } else {
-                l
-            };
-            if self.dist[c] <= dist {
-                break;
-            }
-            self.dist[i] = self.dist[c];
-            self.label[i] = self.label[c];
-            i = c;
-        }
-        self.dist[i] = dist;
-        self.label[i] = label;
+    /// Keeps the best `k` and sets the threshold to the k-th of them.
+    fn compact(&mut self) {
+        let k = self.k;
+        self.entries.select_nth_unstable_by(k - 1, order);
+        self.entries.truncate(k);
+        self.thr = self.entries[k - 1].0;
     }
 
     /// Adds every pair another heap holds.
     pub fn merge(&mut self, other: &TopKHeap) {
-        for (&d, &l) in other.dist.iter().zip(&other.label) {
+        for &(d, l) in &other.entries {
             self.push(d, l);
         }
     }
 
     /// The kept pairs, best first (ties by label, so results are deterministic).
-    pub fn into_sorted(self) -> Vec<(f32, u64)> {
-        let mut v: Vec<(f32, u64)> = self.dist.into_iter().zip(self.label).collect();
-        v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        v
+    pub fn into_sorted(mut self) -> Vec<(f32, u64)> {
+        self.entries.sort_unstable_by(order);
+        self.entries.truncate(self.k);
+        self.entries
     }
 }
 
@@ -127,6 +103,34 @@ mod tests {
             .collect();
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
         assert_eq!(heap.into_sorted(), sorted[..10].to_vec());
+    }
+
+    #[test]
+    fn keeps_the_k_smallest_with_ties_and_merges() {
+        let mut rng = Rng::new(9);
+        for k in [1usize, 3, 10, 64] {
+            let values: Vec<f32> = (0..2000).map(|_| (rng.below(50) as f32) * 0.5).collect();
+            let (mut a, mut b) = (TopKHeap::new(k), TopKHeap::new(k));
+            for (i, &v) in values.iter().enumerate() {
+                if i % 2 == 0 {
+                    a.push(v, i as u64)
+                } else {
+                    b.push(v, i as u64)
+                }
+            }
+            a.merge(&b);
+            let mut sorted: Vec<(f32, u64)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (v, i as u64))
+                .collect();
+            sorted.sort_by(order);
+            let got = a.into_sorted();
+            assert_eq!(
+                got.iter().map(|x| x.0).collect::<Vec<_>>(),
+                sorted[..k].iter().map(|x| x.0).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

@@ -553,14 +553,19 @@ impl VectorIndex for IvfIndex {
                 })
                 .collect()
         } else {
-            // too few queries to keep every thread busy: split each one's lists
+            // too few queries to keep every thread busy: deal each one's lists
+            // out in turn, so every thread starts with near lists (tight thresholds)
             (0..nq)
                 .map(|i| {
                     let q = &queries[i * d..(i + 1) * d];
-                    let part = probes[i].len().div_ceil(threads).max(1);
-                    let heap = probes[i]
-                        .par_chunks(part)
-                        .map(|p| self.scan_lists(q, p, kk))
+                    let parts = threads.min(probes[i].len()).max(1);
+                    let heap = (0..parts)
+                        .into_par_iter()
+                        .map(|t| {
+                            let mine: Vec<(f32, u32)> =
+                                probes[i].iter().skip(t).step_by(parts).copied().collect();
+                            self.scan_lists(q, &mine, kk)
+                        })
                         .reduce(
                             || TopKHeap::new(kk),
                             |mut a, b| {

@@ -3,6 +3,18 @@
 //!
 //! Everything here works on plain `f32` rows; the numeric kernels live in
 //! `crate::compute`. Ids are the caller's `u64`s (catalog face ids).
+//!
+//! ```no_run
+//! use facefind::index::{factory::index_factory, JobControl, Metric, SearchParams};
+//! # fn demo(base: &[f32], ids: &[u64], queries: &[f32]) -> facefind::error::IndexResult<()> {
+//! let mut index = index_factory("IVF1024,PQ64x4fs,RFlat", 128, Metric::InnerProduct, ids.len())?;
+//! index.train(base, &JobControl::default())?;
+//! index.add(base, ids)?;
+//! let hits = index.search(queries, 10, &SearchParams { nprobe: 64, k_factor: 32 })?;
+//! index.save(std::path::Path::new("faces.ffi"))?;
+//! let again = facefind::index::load_index(std::path::Path::new("faces.ffi"))?;
+//! # Ok(()) }
+//! ```
 
 use std::path::Path;
 use std::sync::Arc;
