@@ -4,7 +4,7 @@
 
     vs_faiss.py faiss --data DIR --index SPEC --nprobe 1,2,4 [--k-factor N] [--threads 2]
     vs_faiss.py hnsw  --data DIR [--m 32] [--ef-construction 100] --ef 16,32,64 [--threads 2]
-    vs_faiss.py table RESULTS.jsonl
+    vs_faiss.py table RESULTS.jsonl [--sweeps] [--recall 0.95]
 
 `faiss` and `hnsw` print one JSON object in `facefind bench ann --json`'s
 shape; `table` reads such objects (one a line, each with "library" and
@@ -213,26 +213,35 @@ def best(report, key, floor):
 
 
 def fmt_qps(run, key):
-    return "-" if run is None else f"{run[key]:,.0f} (p{run['nprobe']})"
+    if run is None:
+        return "-"
+    return f"{run[key]:,.0f}" + (f" ({run['nprobe']})" if run["nprobe"] else "")
 
 
-def table(args):
+def latest_reports(path):
+    """The reports of a results file, the latest per data set, library and spec."""
     latest = {}
-    for line in open(args.results):
+    for line in open(path):
         if line.strip():
             r = json.loads(line)
             latest[(r["data"], r["library"], r["index"])] = r
-    reports = list(latest.values())
+    return list(latest.values())
+
+
+def table(args):
+    reports = latest_reports(args.results)
     floor = args.recall
     by_data = {}
     for r in reports:
         by_data.setdefault(r["data"], []).append(r)
     head = (
         f"| data | library | index | recall@10 | person_recall | QPS batch (param) | QPS single (param) "
-        f"| batch ×FAISS | single ×FAISS | train+add s | bytes/vec | peak RSS MiB | load |"
+        f"| batch ×FAISS best | single ×FAISS best | ×FAISS same spec (batch / single) "
+        f"| train+add s | bytes/vec | peak RSS MiB | load |"
     )
     print(f"Best configuration reaching recall@10 >= {floor} (param: nprobe, or ef for hnswlib); "
-          f"×FAISS = QPS / FAISS's best QPS over all its specs at the same recall floor.\n")
+          f"×FAISS best = QPS / FAISS's best QPS over all its specs at that recall; "
+          f"×FAISS same spec = facefind / FAISS with the same spec string, each at its best setting.\n")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for name, reps in by_data.items():
@@ -243,12 +252,35 @@ def table(args):
             b, s = best(r, "qps_batch", floor), best(r, "qps_single", floor)
             shown = b or max(r["runs"], key=lambda x: x["recall_at_10"])
             ratio = lambda run, k: "-" if run is None or not fb[k] else f"{run[k] / fb[k]:.2f}"
+            twin = next((f for f in faiss_reps if f["index"] == r["index"]), None)
+            if r["library"] == "facefind" and twin:
+                tb, ts = best(twin, "qps_batch", floor), best(twin, "qps_single", floor)
+                same_spec = (
+                    f"{b['qps_batch'] / tb['qps_batch']:.2f} / {s['qps_single'] / ts['qps_single']:.2f}"
+                    if b and s and tb and ts
+                    else "-"
+                )
+            else:
+                same_spec = ""
             pr = shown["person_recall"]
             print(
                 f"| {name} | {r['library']} | {r['index']} | {shown['recall_at_10']:.3f} "
                 f"| {'-' if pr is None else f'{pr:.3f}'} | {fmt_qps(b, 'qps_batch')} | {fmt_qps(s, 'qps_single')} "
-                f"| {ratio(b, 'qps_batch')} | {ratio(s, 'qps_single')} | {r['train_s'] + r['add_s']:.1f} "
+                f"| {ratio(b, 'qps_batch')} | {ratio(s, 'qps_single')} | {same_spec} | {r['train_s'] + r['add_s']:.1f} "
                 f"| {r['index_bytes'] / r['n']:.0f} | {r['peak_rss_bytes'] / 2**20:.0f} | {r.get('load', '-')} |"
+            )
+
+
+def sweeps(args):
+    """Every sweep point of the latest report per library and spec."""
+    print("| data | library | index | nprobe / ef | recall@10 | person_recall | QPS batch | QPS single |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for r in latest_reports(args.results):
+        for x in r["runs"]:
+            pr = "-" if x["person_recall"] is None else f"{x['person_recall']:.3f}"
+            print(
+                f"| {r['data']} | {r['library']} | {r['index']} | {x['nprobe'] or '-'} | {x['recall_at_10']:.3f} "
+                f"| {pr} | {x['qps_batch']:,.0f} | {x['qps_single']:,.0f} |"
             )
 
 
@@ -274,9 +306,10 @@ def main():
     t = sub.add_parser("table")
     t.add_argument("results")
     t.add_argument("--recall", type=float, default=0.95)
+    t.add_argument("--sweeps", action="store_true", help="every sweep point instead")
     args = ap.parse_args()
     if args.cmd == "table":
-        table(args)
+        sweeps(args) if args.sweeps else table(args)
     else:
         print(json.dumps(run_faiss(args) if args.cmd == "faiss" else run_hnsw(args)))
 
