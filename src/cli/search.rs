@@ -7,21 +7,14 @@ use serde::Serialize;
 use crate::faces::FacePipeline;
 use crate::faces::report::{FaceReport, PhotoReport};
 use crate::index::JobControl;
+use crate::jobs::search::{Hit, photo_faces, similar_faces};
 use crate::library::Library;
-use crate::library::catalog::FaceHit;
 
 #[derive(Serialize)]
 struct Query {
     path: String,
     faces: Vec<FaceReport>,
     chosen: usize,
-}
-
-#[derive(Serialize)]
-struct Hit {
-    #[serde(flatten)]
-    face: FaceHit,
-    similarity: f32,
 }
 
 #[derive(Serialize)]
@@ -47,39 +40,8 @@ pub fn search(data_dir: &Path, args: &SearchArgs<'_>) -> anyhow::Result<()> {
     );
     let (library, _) = Library::open_reader(data_dir, &JobControl::default())?;
     let mut pipeline = FacePipeline::new(&library.config)?;
-    let faces = pipeline.process_file(args.photo)?;
-    anyhow::ensure!(
-        !faces.is_empty(),
-        "{}: no face found in the photo",
-        args.photo.display()
-    );
-    let largest = (0..faces.len())
-        .max_by(|&a, &b| area(&faces[a].bbox).total_cmp(&area(&faces[b].bbox)))
-        .unwrap_or(0);
-    let chosen = args.face.unwrap_or(largest);
-    anyhow::ensure!(
-        chosen < faces.len(),
-        "--face {chosen}: {} has {} face(s), numbered from 0",
-        args.photo.display(),
-        faces.len()
-    );
-    let found = library.vectors.search(&faces[chosen].embedding, args.k)?;
-    let (ids, sims): (Vec<i64>, Vec<f32>) = found
-        .ids
-        .iter()
-        .zip(&found.scores)
-        .filter(|(_, s)| **s >= args.min_sim)
-        .map(|(id, s)| (*id as i64, *s))
-        .unzip();
-    let hits = library.catalog.face_hits(&ids)?;
-    let similarity: std::collections::HashMap<i64, f32> = ids.into_iter().zip(sims).collect();
-    let results: Vec<Hit> = hits
-        .into_iter()
-        .map(|face| Hit {
-            similarity: similarity[&face.face_id],
-            face,
-        })
-        .collect();
+    let (faces, chosen) = photo_faces(&mut pipeline, args.photo, args.face)?;
+    let results = similar_faces(&library, &faces[chosen].embedding, args.k, args.min_sim)?;
     let report = PhotoReport::new(args.photo, &Ok(faces), false);
     let answer = Answer {
         query: Query {
@@ -116,8 +78,4 @@ pub fn search(data_dir: &Path, args: &SearchArgs<'_>) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn area(bbox: &[f32; 4]) -> f32 {
-    bbox[2].max(0.0) * bbox[3].max(0.0)
 }

@@ -1,3 +1,4 @@
-//! Long-running work over a library: indexing photos into faces and vectors.
-//! Each job reports progress and stops at the next batch when asked.
+//! Work over a library: indexing photos into faces and vectors, and search
+//! by photo. Each long job reports progress and stops at the next batch when asked.
 pub mod indexing;
+pub mod search;
