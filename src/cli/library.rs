@@ -10,7 +10,7 @@ use crate::faces::FacePipeline;
 use crate::index::JobControl;
 use crate::jobs::indexing::{Progress, index_pending};
 use crate::library::Library;
-use crate::library::catalog::Counts;
+use crate::library::catalog::{Counts, RunRecord};
 use crate::library::scan::{ScanProblem, scan};
 use crate::library::vectors::Catchup;
 
@@ -51,18 +51,13 @@ pub fn index(data_dir: &Path, dirs: &[PathBuf], json: bool) -> anyhow::Result<()
     if !report.removed_faces.is_empty() {
         library.refresh_vectors(&ctl)?;
     }
-    let mut pipeline = FacePipeline::new(&library.config)?;
-    let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} photos  {per_sec}  ETA {eta}  {msg}")
-            .expect("a valid progress template"),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let progress = index_pending(&mut library, &mut pipeline, &ctl, |p| {
-        bar.set_length(p.total as u64);
-        bar.set_position(p.done as u64);
-        bar.set_message(format!("{} faces, {} skipped", p.faces, p.failed));
-    })?;
-    bar.finish_and_clear();
+    let counts = library.catalog.counts()?;
+    // Loading the models costs more than a no-change re-scan: only when needed.
+    let progress = if counts.photos > counts.indexed + counts.errors {
+        index_with_bar(&mut library, &ctl)?
+    } else {
+        Progress::default()
+    };
     let summary = IndexSummary {
         folders,
         scan: ScanSummary {
@@ -98,11 +93,28 @@ pub fn index(data_dir: &Path, dirs: &[PathBuf], json: bool) -> anyhow::Result<()
     Ok(())
 }
 
+fn index_with_bar(library: &mut Library, ctl: &JobControl) -> anyhow::Result<Progress> {
+    let mut pipeline = FacePipeline::new(&library.config)?;
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} photos  {per_sec}  ETA {eta}  {msg}")
+            .expect("a valid progress template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let progress = index_pending(library, &mut pipeline, ctl, |p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+        bar.set_message(format!("{} faces, {} skipped", p.faces, p.failed));
+    })?;
+    bar.finish_and_clear();
+    Ok(progress)
+}
+
 #[derive(Serialize)]
 struct Status {
     data_dir: PathBuf,
     counts: Counts,
     index: IndexStatus,
+    last_run: Option<RunRecord>,
     skipped: Vec<Skipped>,
 }
 
@@ -143,6 +155,7 @@ pub fn status(data_dir: &Path, json: bool) -> anyhow::Result<()> {
                 Catchup::Rebuilt(why) => format!("rebuilt in memory: {why}"),
             },
         },
+        last_run: library.catalog.last_run()?,
         skipped: library
             .catalog
             .skipped()?
@@ -160,6 +173,9 @@ pub fn status(data_dir: &Path, json: bool) -> anyhow::Result<()> {
         "index: {} with {} vectors, {} bytes on disk ({})",
         i.kind, i.vectors, i.bytes_on_disk, i.catchup
     );
+    if let Some(run) = &status.last_run {
+        println!("last run: {}", run_text(run));
+    }
     if !status.skipped.is_empty() {
         println!("skipped {} file(s):", status.skipped.len());
         for s in &status.skipped {
@@ -174,4 +190,26 @@ fn print_counts(c: &Counts) {
         "library: {} folder(s), {} photos ({} indexed, {} skipped), {} faces, {} people",
         c.folders, c.photos, c.indexed, c.errors, c.faces, c.people
     );
+}
+
+fn run_text(run: &RunRecord) -> String {
+    let when = |s: i64| {
+        let ago = crate::library::catalog::now_s().saturating_sub(s);
+        match ago {
+            0..120 => format!("{ago} s ago"),
+            120..7200 => format!("{} min ago", ago / 60),
+            7200..172800 => format!("{} h ago", ago / 3600),
+            _ => format!("{} days ago", ago / 86400),
+        }
+    };
+    let outcome = match (&run.outcome, run.finished_at) {
+        (Some(outcome), Some(at)) => format!("{outcome} {}", when(at)),
+        _ => "running, or interrupted".into(),
+    };
+    format!(
+        "started {}, {} photos, {} faces: {outcome}",
+        when(run.started_at),
+        run.photos_done,
+        run.faces_found
+    )
 }

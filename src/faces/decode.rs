@@ -274,7 +274,10 @@ fn write_rgb(
     )
     .map_err(|e| FaceError::Io {
         path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
+        source: match e {
+            image::ImageError::IoError(io) => io,
+            other => std::io::Error::other(other),
+        },
     })
 }
 

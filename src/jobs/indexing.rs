@@ -72,6 +72,7 @@ pub fn index_pending(
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Progress, IndexingError> {
     let pending = library.catalog.photos_with_status(PhotoStatus::Pending)?;
+    let run = library.catalog.start_run()?;
     let started = Instant::now();
     let mut progress = Progress {
         total: pending.len(),
@@ -116,7 +117,7 @@ pub fn index_pending(
                         (record, faces)
                     })
                     .collect();
-                commit_batch(library, found, &mut progress)?;
+                commit_batch(library, run, found, &mut progress)?;
                 progress.elapsed_s = started.elapsed().as_secs_f64();
                 if last_save.elapsed() >= SAVE_EVERY {
                     let mark = library.vectors.mark();
@@ -137,8 +138,18 @@ pub fn index_pending(
         outcome
     });
     let mark = library.vectors.mark();
-    library.vectors.save(mark)?;
-    result.map(|()| progress)
+    let saved = library.vectors.save(mark);
+    let result = result.and_then(|()| Ok(saved?));
+    let outcome = match &result {
+        Err(err) => format!("failed: {err}"),
+        Ok(()) if progress.done < progress.total => "cancelled".into(),
+        Ok(()) => "completed".into(),
+    };
+    let finished = library.catalog.finish_run(run, &outcome);
+    // A failed job reports its own error; on a full disk this write fails too.
+    result?;
+    finished?;
+    Ok(progress)
 }
 
 type Found = Result<(PhotoInfo, Vec<Face>, Preview), FaceError>;
@@ -147,6 +158,7 @@ type Found = Result<(PhotoInfo, Vec<Face>, Preview), FaceError>;
 /// makes its thumbnails.
 fn commit_batch(
     library: &mut Library,
+    run: i64,
     found: Vec<(PhotoRecord, Found)>,
     progress: &mut Progress,
 ) -> Result<(), IndexingError> {
@@ -173,6 +185,7 @@ fn commit_batch(
                 }
             }
         }
+        tx.count_run(run, found.len(), ids.len())?;
         Ok((ids, vectors, thumbnails))
     })?;
     progress.done += found.len();

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CatalogError, CatalogResult};
 
@@ -634,8 +634,76 @@ fn path_text(path: &Path) -> CatalogResult<&str> {
         .ok_or_else(|| CatalogError::NonUtf8Path(path.to_owned()))
 }
 
-fn now_s() -> i64 {
+/// Seconds since the Unix epoch, as the catalog stores times.
+pub fn now_s() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// One indexing run as `facefind status` reports it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RunRecord {
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub photos_done: u64,
+    pub faces_found: u64,
+    /// `completed`, `cancelled` or `failed: …`; none while running, or when
+    /// the process was killed before it could say.
+    pub outcome: Option<String>,
+}
+
+/// The record of indexing runs: a run's counts are written in the same
+/// transaction as each batch, so even a killed run's row tells what it did.
+impl Catalog {
+    pub fn start_run(&mut self) -> CatalogResult<i64> {
+        self.conn
+            .execute("INSERT INTO runs (started_at) VALUES (?1)", [now_s()])
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(&mut self, run: i64, outcome: &str) -> CatalogResult<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, outcome = ?3 WHERE id = ?1",
+                params![run, now_s(), outcome],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn last_run(&self) -> CatalogResult<Option<RunRecord>> {
+        self.conn
+            .query_row(
+                "SELECT started_at, finished_at, photos_done, faces_found, outcome \
+                 FROM runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(RunRecord {
+                        started_at: r.get(0)?,
+                        finished_at: r.get(1)?,
+                        photos_done: r.get(2)?,
+                        faces_found: r.get(3)?,
+                        outcome: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}
+
+impl CatalogTx<'_> {
+    /// Adds one batch's counts to run `run`.
+    pub fn count_run(&self, run: i64, photos: usize, faces: usize) -> CatalogResult<()> {
+        self.tx
+            .execute(
+                "UPDATE runs SET photos_done = photos_done + ?2, faces_found = faces_found + ?3 \
+                 WHERE id = ?1",
+                params![run, photos as i64, faces as i64],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::faces::decode::write_jpeg;
+use crate::faces::decode::{Limits, decode_file, write_jpeg};
 use crate::faces::detect::resize;
 use crate::faces::{FaceError, Photo};
 
@@ -75,31 +75,60 @@ impl Thumbs {
     }
 
     /// Writes the thumbnails of a photo and of its faces (`(face id, box in
-    /// photo pixels)`) that do not exist yet.
+    /// photo pixels)`).
     pub fn make(
         &self,
         preview: &Preview,
         photo_id: i64,
         faces: &[(i64, [f32; 4])],
     ) -> Result<(), FaceError> {
-        let target = self.photo_path(photo_id);
-        if !target.exists() {
-            let p = &preview.photo;
-            let s = PHOTO_SIDE as f32 / p.width.max(p.height) as f32;
-            let small = if s < 1.0 {
-                resize(p, scaled(p.width, s), scaled(p.height, s))
-            } else {
-                p.clone()
-            };
-            save(&target, &small)?;
-        }
+        // Always written: a changed photo keeps its id, and the ids of a
+        // batch that did not commit are given again.
+        let p = &preview.photo;
+        let s = PHOTO_SIDE as f32 / p.width.max(p.height) as f32;
+        let small = if s < 1.0 {
+            resize(p, scaled(p.width, s), scaled(p.height, s))
+        } else {
+            p.clone()
+        };
+        save(&self.photo_path(photo_id), &small)?;
         for &(face_id, bbox) in faces {
-            let target = self.face_path(face_id);
-            if !target.exists() {
-                save(&target, &face_crop(preview, bbox))?;
-            }
+            save(&self.face_path(face_id), &face_crop(preview, bbox))?;
         }
         Ok(())
+    }
+
+    /// The thumbnail of photo `photo_id` (the file at `photo`), made again
+    /// from the photo when the cache lacks it: it is a cache, which a full
+    /// disk or a crash right after a commit may have left without a file.
+    pub fn ensure_photo(
+        &self,
+        photo_id: i64,
+        photo: &Path,
+        limits: Limits,
+    ) -> Result<PathBuf, FaceError> {
+        let target = self.photo_path(photo_id);
+        if !target.exists() {
+            self.make(&preview(&decode_file(photo, limits)?), photo_id, &[])?;
+        }
+        Ok(target)
+    }
+
+    /// The thumbnail of face `face_id` (box `bbox` in the photo at `photo`),
+    /// made again when missing, as [`Thumbs::ensure_photo`].
+    pub fn ensure_face(
+        &self,
+        face_id: i64,
+        bbox: [f32; 4],
+        photo: &Path,
+        limits: Limits,
+    ) -> Result<PathBuf, FaceError> {
+        let target = self.face_path(face_id);
+        if !target.exists() {
+            let preview = preview(&decode_file(photo, limits)?);
+            save(&target, &face_crop(&preview, bbox))?;
+        }
+        Ok(target)
     }
 }
 

@@ -163,8 +163,11 @@ fn bad_files_are_recorded_with_the_reason_and_the_job_goes_on() {
     std::fs::write(photos.join("notes.png"), b"this is not a picture").unwrap();
     let jpeg = std::fs::read(root().join("assets/obama.jpg")).unwrap();
     std::fs::write(photos.join("truncated.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
+    // 3 GiB of holes: refused by size before it is read.
+    let huge = std::fs::File::create(photos.join("huge.jpg")).unwrap();
+    huge.set_len(3 << 30).unwrap();
     let summary = json(&data, &["index", photos.to_str().unwrap()]);
-    assert_eq!(summary["indexing"]["done"], 7, "{summary}");
+    assert_eq!(summary["indexing"]["done"], 8, "{summary}");
     let status = json(&data, &["status"]);
     let skipped: Vec<(String, String)> = status["skipped"]
         .as_array()
@@ -177,7 +180,7 @@ fn bad_files_are_recorded_with_the_reason_and_the_job_goes_on() {
             )
         })
         .collect();
-    for name in ["empty.jpg", "notes.png"] {
+    for name in ["empty.jpg", "notes.png", "huge.jpg"] {
         let (_, reason) = skipped
             .iter()
             .find(|(p, _)| p.ends_with(name))
@@ -190,7 +193,7 @@ fn bad_files_are_recorded_with_the_reason_and_the_job_goes_on() {
     assert_eq!(
         status["counts"]["indexed"].as_u64().unwrap()
             + status["counts"]["errors"].as_u64().unwrap(),
-        7
+        8
     );
     assert!(
         status["counts"]["faces"].as_u64().unwrap() >= 4,
@@ -266,7 +269,18 @@ fn a_run_killed_mid_way_resumes_without_losing_or_repeating_work() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    // The killed run's record counts exactly what its committed batches did.
+    let killed = json(&data, &["status"]);
+    let run = &killed["last_run"];
+    assert!(run["outcome"].is_null(), "{run}");
+    assert_eq!(
+        run["photos_done"].as_u64().unwrap(),
+        killed["counts"]["indexed"].as_u64().unwrap()
+            + killed["counts"]["errors"].as_u64().unwrap()
+    );
+    assert_eq!(run["faces_found"], killed["counts"]["faces"]);
     let resumed = json(&data, &["index", photos_arg]);
+    assert_eq!(json(&data, &["status"])["last_run"]["outcome"], "completed");
     let finished_before = total as u64 - resumed["indexing"]["done"].as_u64().unwrap();
     assert!(
         finished_before >= 16,
@@ -280,4 +294,122 @@ fn a_run_killed_mid_way_resumes_without_losing_or_repeating_work() {
     assert_eq!(a["counts"], b["counts"]);
     assert_eq!(a["index"]["vectors"], a["counts"]["faces"]);
     assert_eq!(a["counts"]["indexed"].as_u64().unwrap(), total as u64);
+}
+
+/// Runs `script` with `sh` as root of new user and mount namespaces
+/// (`unshare -rm`): there a tmpfs of a chosen size can be mounted, and a
+/// folder whose owner is not mapped cannot be read, even by root. None, with
+/// the reason printed, where the system allows no such namespaces.
+fn in_namespaces(script: &str, vars: &[(&str, &Path)]) -> Option<Output> {
+    let probe = Command::new("unshare").args(["-rm", "true"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: `unshare -rm` is not allowed here ({probe:?})");
+        return None;
+    }
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-rm", "sh", "-c", script])
+        .env("BIN", env!("CARGO_BIN_EXE_facefind"))
+        .env("FACEFIND_BACKEND", "cpu");
+    for (name, path) in vars {
+        cmd.env(name, path);
+    }
+    Some(cmd.output().expect("running unshare"))
+}
+
+#[test]
+fn a_full_disk_stops_the_job_with_the_reason_and_the_next_run_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    let Some(total) = lfw_sample(60, &photos) else {
+        return;
+    };
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // The data dir is a 512 KiB tmpfs: the catalog and a few batches fit, the
+    // thumbnails of 60 photos do not. Then it grows, and indexing resumes.
+    let script = r#"
+        mount -t tmpfs -o size=512k facefind-test "$DATA" || exit 90
+        "$BIN" --data-dir "$DATA" index "$PHOTOS" >"$OUT/full.out" 2>"$OUT/full.err"
+        echo $? >"$OUT/full.rc"
+        "$BIN" --data-dir "$DATA" status --json >"$OUT/full-status.json" 2>&1
+        mount -o remount,size=64m "$DATA" || exit 91
+        "$BIN" --data-dir "$DATA" index --json "$PHOTOS" >"$OUT/resumed.json" 2>"$OUT/resumed.err" || exit 92
+        "$BIN" --data-dir "$DATA" status --json >"$OUT/status.json" || exit 93
+    "#;
+    let Some(ran) = in_namespaces(
+        script,
+        &[("DATA", &data), ("PHOTOS", &photos), ("OUT", &out)],
+    ) else {
+        return;
+    };
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+    assert!(
+        ran.status.success(),
+        "{ran:?}\n{}\n{}",
+        read("full.err"),
+        read("resumed.err")
+    );
+    assert_ne!(read("full.rc").trim(), "0", "the full disk was noticed");
+    let err = read("full.err");
+    assert!(
+        err.contains("No space left on device") || err.contains("disk is full"),
+        "the reason is given: {err}"
+    );
+    assert!(
+        err.lines().count() == 1 && err.matches("os error 28").count() <= 1,
+        "said once, on one line: {err}"
+    );
+    let full: Value =
+        serde_json::from_str(&read("full-status.json")).expect("status works on a full disk");
+    let resumed: Value = serde_json::from_str(&read("resumed.json")).unwrap();
+    let before = full["counts"]["indexed"].as_u64().unwrap();
+    assert!(
+        before > 0,
+        "some batches committed before the disk filled: {full}"
+    );
+    assert_eq!(
+        before + resumed["indexing"]["done"].as_u64().unwrap(),
+        total as u64
+    );
+    let status: Value = serde_json::from_str(&read("status.json")).unwrap();
+    assert_eq!(status["counts"]["indexed"].as_u64().unwrap(), total as u64);
+    assert_eq!(
+        status["skipped"].as_array().unwrap().len(),
+        0,
+        "a full disk is not a bad photo"
+    );
+    assert_eq!(status["index"]["vectors"], status["counts"]["faces"]);
+    assert_eq!(status["last_run"]["outcome"], "completed");
+}
+
+#[test]
+fn an_unreadable_folder_is_reported_and_its_photos_kept() {
+    let (_dir, photos, data) = sample_library();
+    run(&data, &["index", photos.to_str().unwrap()]);
+    // Owned by a user the namespace does not map, and closed to others.
+    let family = photos.join("family");
+    std::os::unix::fs::chown(&family, Some(54321), Some(54321)).unwrap();
+    std::fs::set_permissions(&family, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let script = r#""$BIN" --data-dir "$DATA" index --json "$PHOTOS""#;
+    let Some(out) = in_namespaces(script, &[("DATA", &data), ("PHOTOS", &photos)]) else {
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = summary["scan"]["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["path"].as_str().unwrap().ends_with("family")
+                && p["reason"].as_str().unwrap().contains("ermission")),
+        "{summary}"
+    );
+    assert_eq!(summary["scan"]["deleted"], 0, "{summary}");
+    assert_eq!(json(&data, &["status"])["counts"]["photos"], 4);
 }

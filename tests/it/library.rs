@@ -263,3 +263,31 @@ fn a_paused_job_waits_until_resumed_or_stopped() {
     waiter.join().unwrap();
     assert!(ctl.is_paused() && ctl.should_stop());
 }
+
+#[test]
+fn a_lost_thumbnail_is_made_again_from_its_photo() {
+    use facefind::library::thumbs::{FACE_SIDE, PHOTO_SIDE, Thumbs};
+    let data = tempfile::tempdir().unwrap();
+    let thumbs = Thumbs::new(data.path());
+    let limits = facefind::faces::Limits::from_settings(&Default::default());
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/obama.jpg");
+    let made = thumbs.ensure_photo(7, &photo, limits).unwrap();
+    assert_eq!(made, thumbs.photo_path(7));
+    let (w, h) = image::image_dimensions(&made).unwrap();
+    assert_eq!(w.max(h), PHOTO_SIDE);
+    let face = thumbs
+        .ensure_face(11, [300.0, 200.0, 150.0, 180.0], &photo, limits)
+        .unwrap();
+    assert_eq!(
+        image::image_dimensions(&face).unwrap(),
+        (FACE_SIDE, FACE_SIDE)
+    );
+    // Present: kept as it is, the photo not read again.
+    fs::write(&face, b"kept").unwrap();
+    let missing = Path::new("/nonexistent/photo.jpg");
+    thumbs.ensure_face(11, [0.0; 4], missing, limits).unwrap();
+    assert_eq!(fs::read(&face).unwrap(), b"kept");
+    // Missing, with its photo gone too: an error naming the photo.
+    let err = thumbs.ensure_photo(8, missing, limits).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/photo.jpg"), "{err}");
+}
