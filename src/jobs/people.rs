@@ -125,12 +125,11 @@ pub fn recluster(library: &mut Library, ctl: &JobControl) -> PeopleResult<Update
     let started = Instant::now();
     let faces = LibraryFaces::load(&library.catalog)?;
     let graph = faces.graph(library, ctl)?;
-    graph::save(
-        &graph_path(library.dir()),
-        &mark_tag(faces.mark),
-        &faces.ids,
-        &graph,
-    )?;
+    let path = graph_path(library.dir());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
+    }
+    graph::save(&path, &mark_tag(faces.mark), &faces.ids, &graph)?;
     let eligible: Vec<bool> = faces.quality.iter().map(|&q| q >= MIN_QUALITY).collect();
     let params = cluster_params();
     let groups = cluster(&graph, &order_free_keys(&faces.vectors), &eligible, &params);
