@@ -32,10 +32,9 @@ fn display_name(name: &Option<String>) -> &str {
 /// `facefind people`: every person, most faces first.
 pub fn list(data_dir: &Path, all: bool, json: bool) -> anyhow::Result<()> {
     let library = open(data_dir, false)?;
-    let list: Vec<_> = people::list_people(&library)?
-        .into_iter()
-        .filter(|p| all || !p.hidden)
-        .collect();
+    let everyone = people::list_people(&library)?;
+    let hidden = everyone.iter().filter(|p| p.hidden).count();
+    let list: Vec<_> = everyone.into_iter().filter(|p| all || !p.hidden).collect();
     if json {
         return super::print_json(&list);
     }
@@ -50,7 +49,9 @@ pub fn list(data_dir: &Path, all: bool, json: bool) -> anyhow::Result<()> {
             display_name(&p.name)
         );
     }
-    if list.is_empty() {
+    if !all && hidden > 0 {
+        println!("({hidden} hidden; `facefind people --all` lists them too)");
+    } else if list.is_empty() {
         println!("no people yet: `facefind index DIR` finds and groups the faces");
     }
     Ok(())
@@ -166,8 +167,13 @@ pub fn edit(data_dir: &Path, edit: &Edit<'_>, json: bool) -> anyhow::Result<()> 
     let about = report
         .person_id
         .map_or(String::new(), |p| format!(" (person {p})"));
+    let hint = if matches!(edit, Edit::Undo) {
+        ""
+    } else {
+        "; `facefind undo` puts it back"
+    };
     println!(
-        "{}{about}: {} face(s) changed; `facefind undo` puts it back",
+        "{}{about}: {} face(s) changed{hint}",
         report.edit,
         report.faces.len()
     );

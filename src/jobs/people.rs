@@ -37,10 +37,8 @@ use crate::people::paths;
 
 /// Neighbours per face in the people graph.
 pub const GRAPH_K: usize = 16;
-/// Faces below this quality stay unassigned (blurred, tiny or doubtful detections).
-pub const MIN_QUALITY: f32 = 0.3;
 /// The default threshold for suggestions ("every photo of a person").
-pub const SUGGEST_SIM: f32 = 0.45;
+pub const SUGGEST_SIM: f32 = 0.5;
 /// An unassigned face this close to a query is taken for the same person (clones).
 pub const SAME_PERSON_SIM: f32 = 0.5;
 /// Candidates searched per query face for suggestions and lookalikes.
@@ -48,13 +46,27 @@ const SEARCH_K: usize = 200;
 /// At most this many of a person's faces (best quality first) query for suggestions and clones.
 const QUERY_FACES: usize = 64;
 
-/// The clustering the library uses, chosen by measurement on LFW (benches/RESULTS.md).
-pub fn cluster_params() -> ClusterParams {
-    ClusterParams {
-        method: Method::Components,
-        min_sim: 0.45,
-        min_core: 2,
-        min_faces: 2,
+/// How faces are grouped into people.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PeopleParams {
+    pub cluster: ClusterParams,
+    /// Faces below this quality stay unassigned (blurred, tiny or doubtful detections).
+    pub min_quality: f32,
+}
+
+/// The clustering the library uses, chosen by measurement on LFW
+/// (`facefind bench people --library`, figures in benches/RESULTS.md).
+impl Default for PeopleParams {
+    fn default() -> Self {
+        Self {
+            cluster: ClusterParams {
+                method: Method::ChineseWhispers { iterations: 20 },
+                min_sim: 0.5,
+                min_core: 1,
+                min_faces: 2,
+            },
+            min_quality: 0.3,
+        }
     }
 }
 
@@ -122,6 +134,15 @@ pub fn update(library: &mut Library, ctl: &JobControl) -> PeopleResult<UpdateRep
 
 /// Clusters every face again (see [`update`]).
 pub fn recluster(library: &mut Library, ctl: &JobControl) -> PeopleResult<UpdateReport> {
+    recluster_with(library, &PeopleParams::default(), ctl)
+}
+
+/// [`recluster`] with other parameters (the benchmark compares them).
+pub fn recluster_with(
+    library: &mut Library,
+    params: &PeopleParams,
+    ctl: &JobControl,
+) -> PeopleResult<UpdateReport> {
     let started = Instant::now();
     let faces = LibraryFaces::load(&library.catalog)?;
     let graph = faces.graph(library, ctl)?;
@@ -130,9 +151,13 @@ pub fn recluster(library: &mut Library, ctl: &JobControl) -> PeopleResult<Update
         std::fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
     }
     graph::save(&path, &mark_tag(faces.mark), &faces.ids, &graph)?;
-    let eligible: Vec<bool> = faces.quality.iter().map(|&q| q >= MIN_QUALITY).collect();
-    let params = cluster_params();
-    let groups = cluster(&graph, &order_free_keys(&faces.vectors), &eligible, &params);
+    let eligible: Vec<bool> = faces
+        .quality
+        .iter()
+        .map(|&q| q >= params.min_quality)
+        .collect();
+    let keys = order_free_keys(&faces.vectors, DIM);
+    let groups = cluster(&graph, &keys, &eligible, &params.cluster);
 
     let rows = library.catalog.assignment_rows()?;
     let prior = faces.prior_states(&rows);
@@ -187,7 +212,7 @@ pub fn recluster(library: &mut Library, ctl: &JobControl) -> PeopleResult<Update
     library.catalog.write(|tx| {
         tx.record_people_run(&PeopleRun {
             mark: faces.mark,
-            method: format!("{params:?}"),
+            method: format!("{:?}, min_quality {}", params.cluster, params.min_quality),
             assigned: assigned as u64,
             people: people as u64,
             elapsed_ms: elapsed.as_millis() as u64,
@@ -206,9 +231,9 @@ pub fn recluster(library: &mut Library, ctl: &JobControl) -> PeopleResult<Update
 /// Keys that depend on each face's content, not on when it was imported:
 /// the rank of (hash of the embedding, position). Only exact duplicates of
 /// one embedding fall back to their position, and they cluster together.
-pub fn order_free_keys(vectors: &[f32]) -> Vec<u64> {
+pub fn order_free_keys(vectors: &[f32], dim: usize) -> Vec<u64> {
     let hashes: Vec<u64> = vectors
-        .chunks_exact(DIM)
+        .chunks_exact(dim)
         .map(|v| {
             v.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
                 (h ^ u64::from(x.to_bits())).wrapping_mul(0x100_0000_01b3)
