@@ -199,28 +199,88 @@ fn people_err(e: impl std::fmt::Display) -> BenchError {
     BenchError::Format(e.to_string())
 }
 
-/// The label of each face id: the photo's folder name, for the photo's largest face.
-fn labels(library: &Library) -> BenchResult<HashMap<i64, String>> {
-    let facts = library.catalog.face_facts().map_err(people_err)?;
-    let ids: Vec<i64> = facts.iter().map(|f| f.id).collect();
-    let hits = library.catalog.face_hits(&ids).map_err(people_err)?;
-    let mut largest: HashMap<PathBuf, (f32, i64)> = HashMap::new();
-    for hit in &hits {
-        let area = hit.bbox[2] * hit.bbox[3];
-        let entry = largest
-            .entry(hit.path.clone())
-            .or_insert((area, hit.face_id));
-        if area > entry.0 {
-            *entry = (area, hit.face_id);
+/// The labels of a library whose photos sit in one folder per person: a
+/// photo's largest face carries the folder's name.
+pub struct Labelled {
+    labels: HashMap<i64, String>,
+    /// The labelled faces, ascending, and their identity numbers.
+    ids: Vec<i64>,
+    truth: Vec<u32>,
+    identities: usize,
+}
+
+impl Labelled {
+    pub fn of(library: &Library) -> BenchResult<Self> {
+        let facts = library.catalog.face_facts().map_err(people_err)?;
+        let all: Vec<i64> = facts.iter().map(|f| f.id).collect();
+        let hits = library.catalog.face_hits(&all).map_err(people_err)?;
+        let mut largest: HashMap<PathBuf, (f32, i64)> = HashMap::new();
+        for hit in &hits {
+            let area = hit.bbox[2] * hit.bbox[3];
+            let entry = largest
+                .entry(hit.path.clone())
+                .or_insert((area, hit.face_id));
+            if area > entry.0 {
+                *entry = (area, hit.face_id);
+            }
         }
-    }
-    Ok(largest
-        .into_iter()
-        .filter_map(|(path, (_, id))| {
-            let folder = path.parent()?.file_name()?.to_str()?.to_owned();
-            Some((id, folder))
+        let labels: HashMap<i64, String> = largest
+            .into_iter()
+            .filter_map(|(path, (_, id))| {
+                let folder = path.parent()?.file_name()?.to_str()?.to_owned();
+                Some((id, folder))
+            })
+            .collect();
+        let mut number: HashMap<&str, u32> = HashMap::new();
+        let mut ids: Vec<i64> = labels.keys().copied().collect();
+        ids.sort_unstable();
+        let truth = ids
+            .iter()
+            .map(|id| {
+                let next = number.len() as u32;
+                *number.entry(labels[id].as_str()).or_insert(next)
+            })
+            .collect();
+        let identities = number.len();
+        Ok(Self {
+            labels,
+            ids,
+            truth,
+            identities,
         })
-        .collect())
+    }
+
+    pub fn faces(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// How the library's current people score against the labels: the
+/// clustering measures, and every-photo recall and precision at each threshold.
+pub fn score(
+    library: &Library,
+    labelled: &Labelled,
+    thresholds: &[f32],
+) -> BenchResult<(ClusterQuality, Vec<EveryPhoto>)> {
+    let person: HashMap<i64, i64> = library
+        .catalog
+        .assignment_rows()
+        .map_err(people_err)?
+        .into_iter()
+        .filter(|r| r.source != Source::Rejected)
+        .map(|r| (r.face_id, r.person_id))
+        .collect();
+    // Person ids are dense enough for u32 here; unassigned faces are None.
+    let predicted: Vec<Option<u32>> = labelled
+        .ids
+        .iter()
+        .map(|id| person.get(id).map(|&p| p as u32))
+        .collect();
+    let quality = cluster_quality(&predicted, &labelled.truth);
+    Ok((
+        quality,
+        every_photo(library, &labelled.labels, &person, thresholds)?,
+    ))
 }
 
 /// Measures every candidate of [`grid`] on a copy of the library at `dir`.
@@ -228,18 +288,7 @@ pub fn quality(dir: &Path) -> BenchResult<QualityReport> {
     let scratch = Scratch::copy_of(dir)?;
     let ctl = JobControl::default();
     let (mut library, _) = Library::open_writer(&scratch.0, &ctl).map_err(people_err)?;
-    let labels = labels(&library)?;
-    let mut label_number: HashMap<&str, u32> = HashMap::new();
-    for name in labels.values() {
-        let next = label_number.len() as u32;
-        label_number.entry(name).or_insert(next);
-    }
-    let mut labelled: Vec<i64> = labels.keys().copied().collect();
-    labelled.sort_unstable();
-    let truth: Vec<u32> = labelled
-        .iter()
-        .map(|id| label_number[labels[id].as_str()])
-        .collect();
+    let labelled = Labelled::of(&library)?;
     let faces = library.catalog.face_mark().map_err(people_err)?.count as usize;
     let default = PeopleParams::default();
     let mut rows = Vec::new();
@@ -248,25 +297,12 @@ pub fn quality(dir: &Path) -> BenchResult<QualityReport> {
         let started = Instant::now();
         let report = people::recluster_with(&mut library, &params, &ctl).map_err(people_err)?;
         let seconds = started.elapsed().as_secs_f64();
-        let person: HashMap<i64, i64> = library
-            .catalog
-            .assignment_rows()
-            .map_err(people_err)?
-            .into_iter()
-            .filter(|r| r.source != Source::Rejected)
-            .map(|r| (r.face_id, r.person_id))
-            .collect();
-        // Person ids are dense enough for u32 here; unassigned faces are None.
-        let predicted: Vec<Option<u32>> = labelled
-            .iter()
-            .map(|id| person.get(id).map(|&p| p as u32))
-            .collect();
         let thresholds: Vec<f32> = if params == default {
             vec![0.35, 0.40, 0.45, 0.50, 0.55, 0.60]
         } else {
             vec![people::SUGGEST_SIM]
         };
-        let sweep = every_photo(&library, &labels, &person, &thresholds)?;
+        let (quality, sweep) = score(&library, &labelled, &thresholds)?;
         let at_default = sweep
             .iter()
             .find(|e| e.min_sim == people::SUGGEST_SIM)
@@ -285,17 +321,15 @@ pub fn quality(dir: &Path) -> BenchResult<QualityReport> {
             min_core: c.min_core,
             min_quality: params.min_quality,
             people: report.people,
-            quality: cluster_quality(&predicted, &truth),
+            quality,
             every_photo: at_default,
             seconds,
         });
     }
-    // Leave the copy clustered with the defaults, as `facefind index` would.
-    people::recluster_with(&mut library, &default, &ctl).map_err(people_err)?;
     Ok(QualityReport {
         faces,
-        labelled: labelled.len(),
-        identities: label_number.len(),
+        labelled: labelled.faces(),
+        identities: labelled.identities,
         rows,
         threshold_sweep,
     })

@@ -7,3 +7,4 @@ mod index;
 mod library;
 mod people;
 mod people_cli;
+mod people_lfw;
