@@ -58,6 +58,7 @@ pub fn index(data_dir: &Path, dirs: &[PathBuf], json: bool) -> anyhow::Result<()
     } else {
         Progress::default()
     };
+    crate::jobs::people::update(&mut library, &ctl)?;
     let summary = IndexSummary {
         folders,
         scan: ScanSummary {

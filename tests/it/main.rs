@@ -6,3 +6,5 @@ mod gpu;
 mod index;
 mod library;
 mod people;
+mod people_cli;
+mod people_lfw;
