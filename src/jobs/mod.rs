@@ -2,3 +2,4 @@
 //! by photo. Each long job reports progress and stops at the next batch when asked.
 pub mod indexing;
 pub mod search;
+pub mod worker;
