@@ -20,6 +20,9 @@ struct Cli {
     /// FACEFIND_BACKEND environment variable, else auto.
     #[arg(long, global = true, value_name = "auto|gpu|cpu")]
     backend: Option<facefind::compute::select::BackendChoice>,
+    /// With no command: open the window and search with this photo (a file manager's "open with").
+    #[arg(long, value_name = "PHOTO")]
+    open: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -80,7 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     facefind::compute::select::request(cli.backend)?;
     let data_dir = || facefind::cli::resolve_data_dir(cli.data_dir.as_deref());
     match cli.command {
-        None => Ok(facefind::ui::run(data_dir()?)?),
+        None => Ok(facefind::ui::run(data_dir()?, cli.open)?),
         Some(Command::Bench { command }) => Ok(facefind::bench::run(command)?),
         Some(Command::Faces {
             photos,

@@ -455,6 +455,8 @@ impl Worker {
             return Err(file_error(&dir, "not a folder"));
         }
         self.writer()?.catalog.add_folder(&dir)?;
+        // The window leaves the welcome screen as soon as the library has a folder.
+        self.report()?;
         self.index()
     }
 

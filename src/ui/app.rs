@@ -24,6 +24,11 @@ pub struct FacefindApp {
 impl FacefindApp {
     /// Starts the worker on `data_dir`; the library opens there, after the first frame.
     pub fn new(data_dir: PathBuf) -> Self {
+        Self::with_photo(data_dir, None)
+    }
+
+    /// Like [`Self::new`], then searches with `photo` (a file manager's "open with").
+    pub fn with_photo(data_dir: PathBuf, photo: Option<PathBuf>) -> Self {
         let ctx: Arc<OnceLock<egui::Context>> = Arc::default();
         let wake = {
             let ctx = ctx.clone();
@@ -33,14 +38,18 @@ impl FacefindApp {
                 }
             })
         };
-        Self {
+        let mut app = Self {
             state: State::default(),
             worker: WorkerHandle::spawn(data_dir, wake),
             thumbs: ThumbCache::default(),
             query_texture: None,
             viewer_texture: None,
             ctx,
+        };
+        if let Some(photo) = photo {
+            app.search_photo(photo);
         }
+        app
     }
 
     /// One frame of the whole window.
@@ -95,6 +104,7 @@ impl FacefindApp {
             }
             Event::Busy(task) => state.busy = task,
             Event::Scanned(scan) => {
+                state.indexing.running = true;
                 state.indexing.scan = Some(scan);
                 state.indexing.progress = None;
             }

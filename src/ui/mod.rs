@@ -10,8 +10,9 @@ use std::path::PathBuf;
 
 pub use app::FacefindApp;
 
-/// Opens the window on the library in `data_dir` and returns when it is closed.
-pub fn run(data_dir: PathBuf) -> Result<(), eframe::Error> {
+/// Opens the window on the library in `data_dir` (searching with `photo`, if
+/// given) and returns when it is closed.
+pub fn run(data_dir: PathBuf, photo: Option<PathBuf>) -> Result<(), eframe::Error> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("facefind")
@@ -24,6 +25,6 @@ pub fn run(data_dir: PathBuf) -> Result<(), eframe::Error> {
     eframe::run_native(
         "facefind",
         options,
-        Box::new(move |_| Ok(Box::new(FacefindApp::new(data_dir)))),
+        Box::new(move |_| Ok(Box::new(FacefindApp::with_photo(data_dir, photo)))),
     )
 }

@@ -9,6 +9,7 @@ use crate::ui::widgets::grid::{grid, tile};
 pub fn show(ui: &mut Ui, app: &mut FacefindApp) {
     egui::Panel::left("library side")
         .default_size(320.0)
+        .min_size(260.0)
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| side(ui, app));
         });
@@ -52,11 +53,12 @@ fn indexing(ui: &mut Ui, app: &mut FacefindApp) {
         ));
     }
     let Some(p) = job.progress else {
-        ui.weak(if job.scan.is_some() {
-            "nothing new to index"
-        } else {
-            "no indexing run yet in this window"
-        });
+        let note = match (job.running, job.scan.is_some()) {
+            (true, _) => app.state.busy.unwrap_or("starting"),
+            (false, true) => "nothing new to index",
+            (false, false) => "no indexing run yet in this window",
+        };
+        ui.weak(note);
         return;
     };
     let fraction = p.done as f32 / p.total.max(1) as f32;

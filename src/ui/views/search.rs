@@ -46,6 +46,7 @@ pub fn show(ui: &mut Ui, app: &mut FacefindApp) {
     let face_count = boxes.len();
     egui::Panel::left("query")
         .default_size(340.0)
+        .min_size(300.0)
         .show(ui, |ui| {
             ui.label(format!("{name}: {face_count} face(s)"));
             let max = egui::vec2(ui.available_width(), ui.available_height() - 80.0);
