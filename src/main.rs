@@ -77,6 +77,109 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The people found in the library, most faces first.
+    People {
+        /// Also list hidden people.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every photo of a person (by id or name), with suggestions.
+    Person {
+        #[arg(value_name = "ID|NAME")]
+        person: String,
+        /// Suggest unassigned faces at this cosine similarity or more.
+        #[arg(long, default_value_t = facefind::jobs::people::SUGGEST_SIM)]
+        min_sim: f32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Name a person.
+    Name {
+        #[arg(value_name = "ID|NAME")]
+        person: String,
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge people into the first one given.
+    Merge {
+        #[arg(value_name = "INTO")]
+        into: String,
+        #[arg(required = true, value_name = "FROM")]
+        from: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move faces to a new person, or to `--into` another one.
+    Split {
+        #[arg(required = true, value_name = "FACE_ID")]
+        faces: Vec<i64>,
+        #[arg(long, value_name = "ID|NAME")]
+        into: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm faces as their person (or as `--person`).
+    Confirm {
+        #[arg(required = true, value_name = "FACE_ID")]
+        faces: Vec<i64>,
+        #[arg(long, value_name = "ID|NAME")]
+        person: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say faces are not their person (or not `--person`).
+    Reject {
+        #[arg(required = true, value_name = "FACE_ID")]
+        faces: Vec<i64>,
+        #[arg(long, value_name = "ID|NAME")]
+        person: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hide a person from the people list.
+    Hide {
+        #[arg(value_name = "ID|NAME")]
+        person: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a hidden person again.
+    Unhide {
+        #[arg(value_name = "ID|NAME")]
+        person: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo the last people edit.
+    Undo {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lookalikes: the most similar faces of other people.
+    Clones {
+        /// A photo, or a face id.
+        #[arg(value_name = "PHOTO|FACE_ID", required_unless_present_any = ["person", "pairs"])]
+        target: Option<String>,
+        #[arg(long, value_name = "ID|NAME", conflicts_with = "target")]
+        person: Option<String>,
+        /// The library's closest pairs of different people.
+        #[arg(long, conflicts_with_all = ["target", "person"])]
+        pairs: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A chain of faces from A to B (photo paths, face ids or person:ID|NAME).
+    Path {
+        a: String,
+        b: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -112,6 +215,98 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             facefind::cli::search::search(&data_dir()?, &args)
         }
         Some(Command::Doctor) => facefind::cli::doctor::doctor(&data_dir()?),
+        Some(command) => people_command(&data_dir()?, command),
+    }
+}
+
+/// The people subcommands.
+fn people_command(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
+    use facefind::cli::people::{self, ClonesOf, Edit};
+    let edit = |e: Edit<'_>, json| people::edit(dir, &e, json);
+    match command {
+        Command::People { all, json } => people::list(dir, all, json),
+        Command::Person {
+            person,
+            min_sim,
+            json,
+        } => people::person(dir, &person, min_sim, json),
+        Command::Name { person, name, json } => edit(
+            Edit::Name {
+                person: &person,
+                name: &name,
+            },
+            json,
+        ),
+        Command::Merge { into, from, json } => edit(
+            Edit::Merge {
+                into: &into,
+                from: &from,
+            },
+            json,
+        ),
+        Command::Split { faces, into, json } => edit(
+            Edit::Split {
+                faces: &faces,
+                into: into.as_deref(),
+            },
+            json,
+        ),
+        Command::Confirm {
+            faces,
+            person,
+            json,
+        } => edit(
+            Edit::Confirm {
+                faces: &faces,
+                person: person.as_deref(),
+            },
+            json,
+        ),
+        Command::Reject {
+            faces,
+            person,
+            json,
+        } => edit(
+            Edit::Reject {
+                faces: &faces,
+                person: person.as_deref(),
+            },
+            json,
+        ),
+        Command::Hide { person, json } => edit(
+            Edit::Hide {
+                person: &person,
+                hidden: true,
+            },
+            json,
+        ),
+        Command::Unhide { person, json } => edit(
+            Edit::Hide {
+                person: &person,
+                hidden: false,
+            },
+            json,
+        ),
+        Command::Undo { json } => edit(Edit::Undo, json),
+        Command::Clones {
+            target,
+            person,
+            pairs,
+            limit,
+            json,
+        } => {
+            let of = match (&target, &person) {
+                _ if pairs => ClonesOf::Pairs,
+                (_, Some(who)) => ClonesOf::Person(who),
+                (Some(t), None) => ClonesOf::Target(t),
+                (None, None) => {
+                    anyhow::bail!("clones: give a PHOTO, a face id, --person or --pairs")
+                }
+            };
+            people::clones(dir, &of, limit, json)
+        }
+        Command::Path { a, b, json } => people::path(dir, &a, &b, json),
+        _ => anyhow::bail!("internal: a library command reached the people dispatch"),
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod ann;
 pub mod data;
 pub mod kernels;
+pub mod people;
 pub mod rss;
 pub mod stats;
 pub mod synth;
@@ -66,6 +67,8 @@ pub enum BenchCommand {
     Ann(ann::AnnArgs),
     /// Every compute kernel on the CPU and the GPU, beside the machine's measured limits.
     Kernels(kernels::KernelsArgs),
+    /// People: clustering quality on a labelled library, or clustering and path time on a data set.
+    People(people::PeopleArgs),
 }
 
 pub fn run(command: BenchCommand) -> BenchResult<()> {
@@ -73,6 +76,7 @@ pub fn run(command: BenchCommand) -> BenchResult<()> {
         BenchCommand::Gen(args) => synth::run(&args),
         BenchCommand::Gt(args) => synth::run_gt(&args),
         BenchCommand::Ann(args) => ann::run(&args),
+        BenchCommand::People(args) => people::run(&args),
         BenchCommand::Kernels(args) => {
             kernels::run(&args).map_err(|e| BenchError::io(Path::new("bench kernels"), e))
         }

@@ -63,6 +63,7 @@ pub fn index(data_dir: &Path, dirs: &[PathBuf], json: bool) -> anyhow::Result<()
         bar.set_message(format!("{} faces, {} skipped", p.faces, p.failed));
     })?;
     bar.finish_and_clear();
+    crate::jobs::people::update(&mut library, &ctl)?;
     let summary = IndexSummary {
         folders,
         scan: ScanSummary {

@@ -4,6 +4,7 @@
 pub mod doctor;
 pub mod faces;
 pub mod library;
+pub mod people;
 pub mod search;
 
 use std::path::{Path, PathBuf};

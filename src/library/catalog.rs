@@ -11,7 +11,10 @@ use rusqlite::{Connection, params};
 use crate::error::{CatalogError, CatalogResult};
 
 /// Schema migrations, applied in order; index `i` moves version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+/// v2 adds the people edit log (each row the JSON snapshot of what an edit
+/// changed, so undo can put it back) and the facts of each clustering run.
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE folders (
     id       INTEGER PRIMARY KEY,
     path     TEXT NOT NULL UNIQUE,
@@ -63,7 +66,26 @@ CREATE TABLE runs (
     faces_found INTEGER NOT NULL DEFAULT 0,
     outcome     TEXT
 );
-"#];
+"#,
+    r#"
+CREATE TABLE people_edits (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    kind   TEXT NOT NULL,
+    before TEXT NOT NULL
+);
+CREATE TABLE people_runs (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    face_count  INTEGER NOT NULL,
+    max_face_id INTEGER NOT NULL,
+    method      TEXT NOT NULL,
+    assigned    INTEGER NOT NULL,
+    people      INTEGER NOT NULL,
+    elapsed_ms  INTEGER NOT NULL
+);
+"#,
+];
 
 /// Where a photo stands in the indexing pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -638,4 +660,408 @@ fn now_s() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// How a face came to (or was kept from) a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Put there by clustering; the next re-cluster may move it.
+    Automatic,
+    /// The user said this face is this person.
+    Confirmed,
+    /// The user said this face is not this person.
+    Rejected,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Automatic => "automatic",
+            Self::Confirmed => "confirmed",
+            Self::Rejected => "rejected",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "confirmed" => Self::Confirmed,
+            "rejected" => Self::Rejected,
+            _ => Self::Automatic,
+        }
+    }
+}
+
+/// One row of `assignments`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AssignmentRow {
+    pub face_id: i64,
+    pub person_id: i64,
+    pub source: Source,
+}
+
+/// One row of `people`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PersonRow {
+    pub id: i64,
+    pub name: Option<String>,
+    pub hidden: bool,
+}
+
+/// What clustering needs to know of a face besides its embedding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceFact {
+    pub id: i64,
+    /// The first 8 bytes of the photo's content hash: equal for copies of one photo.
+    pub photo_key: u64,
+    pub quality: f32,
+}
+
+/// A person with its counts, for the people list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonStats {
+    pub person: PersonRow,
+    pub faces: u64,
+    pub photos: u64,
+    /// The face to show for the person: confirmed first, then the best quality.
+    pub cover_face_id: Option<i64>,
+}
+
+/// The facts of one clustering run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PeopleRun {
+    pub mark: FaceMark,
+    pub method: String,
+    pub assigned: u64,
+    pub people: u64,
+    pub elapsed_ms: u64,
+}
+
+/// One entry of the people edit log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EditEntry {
+    pub id: i64,
+    pub kind: String,
+    /// The JSON snapshot of what the edit changed, as it was before.
+    pub before: String,
+}
+
+fn photo_key(hash: &[u8]) -> u64 {
+    let mut first = [0u8; 8];
+    first
+        .iter_mut()
+        .zip(hash)
+        .for_each(|(to, from)| *to = *from);
+    u64::from_le_bytes(first)
+}
+
+fn assignment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssignmentRow> {
+    Ok(AssignmentRow {
+        face_id: r.get(0)?,
+        person_id: r.get(1)?,
+        source: Source::parse(&r.get::<_, String>(2)?),
+    })
+}
+
+fn person_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRow> {
+    Ok(PersonRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        hidden: r.get(2)?,
+    })
+}
+
+/// Reads of the people tables.
+impl Catalog {
+    fn rows<T>(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> CatalogResult<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map(args, map).map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Every face's id, photo key and quality, in id order.
+    pub fn face_facts(&self) -> CatalogResult<Vec<FaceFact>> {
+        self.rows(
+            "SELECT f.id, p.hash, f.quality FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.id",
+            [],
+            |r| {
+                Ok(FaceFact {
+                    id: r.get(0)?,
+                    photo_key: photo_key(&r.get::<_, Vec<u8>>(1)?),
+                    quality: r.get(2)?,
+                })
+            },
+        )
+    }
+
+    /// The photo keys of these faces, in the order asked (unknown faces: none).
+    pub fn photo_keys(&self, face_ids: &[i64]) -> CatalogResult<Vec<Option<u64>>> {
+        face_ids
+            .iter()
+            .map(|&id| {
+                let found = self.rows(
+                    "SELECT p.hash FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id = ?1",
+                    [id],
+                    |r| r.get::<_, Vec<u8>>(0),
+                )?;
+                Ok(found.first().map(|h| photo_key(h)))
+            })
+            .collect()
+    }
+
+    /// Every assignment row, by face then person.
+    pub fn assignment_rows(&self) -> CatalogResult<Vec<AssignmentRow>> {
+        self.rows(
+            "SELECT face_id, person_id, source FROM assignments ORDER BY face_id, person_id",
+            [],
+            assignment_row,
+        )
+    }
+
+    /// The assignment rows of these faces.
+    pub fn assignments_of_faces(&self, face_ids: &[i64]) -> CatalogResult<Vec<AssignmentRow>> {
+        let mut out = Vec::new();
+        for &id in face_ids {
+            out.extend(self.rows(
+                "SELECT face_id, person_id, source FROM assignments WHERE face_id = ?1 ORDER BY person_id",
+                [id],
+                assignment_row,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// The assignment rows of a person (every source).
+    pub fn assignments_of_person(&self, person_id: i64) -> CatalogResult<Vec<AssignmentRow>> {
+        self.rows(
+            "SELECT face_id, person_id, source FROM assignments WHERE person_id = ?1 ORDER BY face_id",
+            [person_id],
+            assignment_row,
+        )
+    }
+
+    pub fn person(&self, id: i64) -> CatalogResult<Option<PersonRow>> {
+        Ok(self
+            .rows(
+                "SELECT id, name, hidden FROM people WHERE id = ?1",
+                [id],
+                person_row,
+            )?
+            .pop())
+    }
+
+    /// The people with this name (names need not be unique).
+    pub fn people_named(&self, name: &str) -> CatalogResult<Vec<PersonRow>> {
+        self.rows(
+            "SELECT id, name, hidden FROM people WHERE name = ?1 ORDER BY id",
+            [name],
+            person_row,
+        )
+    }
+
+    /// Every person with its face and photo counts and a cover face, by id.
+    pub fn person_stats(&self) -> CatalogResult<Vec<PersonStats>> {
+        self.rows(
+            "SELECT pe.id, pe.name, pe.hidden, \
+             (SELECT count(*) FROM assignments a WHERE a.person_id = pe.id AND a.source != 'rejected'), \
+             (SELECT count(DISTINCT f.photo_id) FROM assignments a JOIN faces f ON f.id = a.face_id \
+              WHERE a.person_id = pe.id AND a.source != 'rejected'), \
+             (SELECT a.face_id FROM assignments a JOIN faces f ON f.id = a.face_id \
+              WHERE a.person_id = pe.id AND a.source != 'rejected' \
+              ORDER BY a.source = 'confirmed' DESC, f.quality DESC, f.id LIMIT 1) \
+             FROM people pe ORDER BY pe.id",
+            [],
+            |r| {
+                Ok(PersonStats {
+                    person: person_row(r)?,
+                    faces: r.get(3)?,
+                    photos: r.get(4)?,
+                    cover_face_id: r.get(5)?,
+                })
+            },
+        )
+    }
+
+    /// The embedding of a face, if the face exists.
+    pub fn embedding(&self, face_id: i64) -> CatalogResult<Option<Vec<f32>>> {
+        let bytes = self.rows(
+            "SELECT embedding FROM faces WHERE id = ?1",
+            [face_id],
+            |r| r.get::<_, Vec<u8>>(0),
+        )?;
+        Ok(bytes.first().map(|bytes| {
+            bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        }))
+    }
+
+    /// The faces of the photo at `path`, or of any photo with the same content hash.
+    pub fn faces_of_photo_file(&self, path: &Path, hash: [u8; 16]) -> CatalogResult<Vec<i64>> {
+        self.rows(
+            "SELECT f.id FROM faces f JOIN photos p ON p.id = f.photo_id \
+             WHERE p.id = (SELECT id FROM photos WHERE path = ?1 OR hash = ?2 \
+                           ORDER BY path = ?1 DESC, id LIMIT 1) ORDER BY f.id",
+            params![path_text(path)?, &hash[..]],
+            |r| r.get(0),
+        )
+    }
+
+    pub fn last_people_run(&self) -> CatalogResult<Option<PeopleRun>> {
+        Ok(self
+            .rows(
+                "SELECT face_count, max_face_id, method, assigned, people, elapsed_ms \
+                 FROM people_runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(PeopleRun {
+                        mark: FaceMark {
+                            count: r.get(0)?,
+                            max_id: r.get(1)?,
+                        },
+                        method: r.get(2)?,
+                        assigned: r.get(3)?,
+                        people: r.get(4)?,
+                        elapsed_ms: r.get(5)?,
+                    })
+                },
+            )?
+            .pop())
+    }
+
+    /// The most recent edit not yet undone.
+    pub fn last_edit(&self) -> CatalogResult<Option<EditEntry>> {
+        Ok(self
+            .rows(
+                "SELECT id, kind, before FROM people_edits ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(EditEntry {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        before: r.get(2)?,
+                    })
+                },
+            )?
+            .pop())
+    }
+}
+
+/// Writes to the people tables.
+impl CatalogTx<'_> {
+    fn run(&self, sql: &str, args: impl rusqlite::Params) -> CatalogResult<usize> {
+        self.tx
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(args))
+            .map_err(|e| self.err(e))
+    }
+
+    /// A new person; returns its id.
+    pub fn insert_person(&self, name: Option<&str>) -> CatalogResult<i64> {
+        self.run("INSERT INTO people (name) VALUES (?1)", [name])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Writes a person row as given, creating it under its id if it is gone.
+    pub fn put_person(&self, person: &PersonRow) -> CatalogResult<()> {
+        self.run(
+            "INSERT INTO people (id, name, hidden) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, hidden = excluded.hidden",
+            params![person.id, person.name, person.hidden],
+        )
+        .map(drop)
+    }
+
+    /// Deletes a person and (by cascade) every assignment row naming it.
+    pub fn delete_person(&self, id: i64) -> CatalogResult<()> {
+        self.run("DELETE FROM people WHERE id = ?1", [id]).map(drop)
+    }
+
+    /// Puts `face` with `person` (automatic or confirmed), leaving any other person it had.
+    pub fn assign(&self, face: i64, person: i64, source: Source) -> CatalogResult<()> {
+        self.run(
+            "DELETE FROM assignments WHERE face_id = ?1 AND (source != 'rejected' OR person_id = ?2)",
+            [face, person],
+        )?;
+        self.put_assignment(&AssignmentRow {
+            face_id: face,
+            person_id: person,
+            source,
+        })
+    }
+
+    /// Records that `face` is not `person` (and takes it off that person).
+    pub fn reject(&self, face: i64, person: i64) -> CatalogResult<()> {
+        self.put_assignment(&AssignmentRow {
+            face_id: face,
+            person_id: person,
+            source: Source::Rejected,
+        })
+    }
+
+    pub fn put_assignment(&self, row: &AssignmentRow) -> CatalogResult<()> {
+        self.run(
+            "INSERT INTO assignments (face_id, person_id, source) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(face_id, person_id) DO UPDATE SET source = excluded.source",
+            params![row.face_id, row.person_id, row.source.as_str()],
+        )
+        .map(drop)
+    }
+
+    /// Removes every assignment row of `face`.
+    pub fn clear_face(&self, face: i64) -> CatalogResult<()> {
+        self.run("DELETE FROM assignments WHERE face_id = ?1", [face])
+            .map(drop)
+    }
+
+    /// Removes every automatic assignment (before a re-cluster writes its own).
+    pub fn clear_automatic(&self) -> CatalogResult<()> {
+        self.run("DELETE FROM assignments WHERE source = 'automatic'", [])
+            .map(drop)
+    }
+
+    /// Deletes the unnamed people left without any face; returns how many.
+    pub fn delete_empty_people(&self) -> CatalogResult<usize> {
+        self.run(
+            "DELETE FROM people WHERE name IS NULL AND id NOT IN \
+             (SELECT person_id FROM assignments WHERE source != 'rejected')",
+            [],
+        )
+    }
+
+    pub fn record_people_run(&self, run: &PeopleRun) -> CatalogResult<()> {
+        self.run(
+            "INSERT INTO people_runs (at, face_count, max_face_id, method, assigned, people, elapsed_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                now_s(),
+                run.mark.count,
+                run.mark.max_id,
+                run.method,
+                run.assigned,
+                run.people,
+                run.elapsed_ms
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Appends an edit to the log, with the snapshot undo restores.
+    pub fn log_edit(&self, kind: &str, before: &str) -> CatalogResult<()> {
+        self.run(
+            "INSERT INTO people_edits (at, kind, before) VALUES (?1, ?2, ?3)",
+            params![now_s(), kind, before],
+        )
+        .map(drop)
+    }
+
+    pub fn drop_edit(&self, id: i64) -> CatalogResult<()> {
+        self.run("DELETE FROM people_edits WHERE id = ?1", [id])
+            .map(drop)
+    }
 }

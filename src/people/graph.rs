@@ -1,4 +1,12 @@
-//! The k-nearest-neighbour graph of the faces, as the index returns it.
+//! The k-nearest-neighbour graph of the faces, as the index returns it,
+//! and its file (the index's format: magic, version, objects, checksum).
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::error::{IndexError, IndexResult};
+use crate::index::{JobControl, SearchResults, format};
 
 /// For each of `n` nodes, up to `k` neighbours (best first) with their
 /// similarity; the node itself is never among them.
@@ -59,23 +67,138 @@ impl KnnGraph {
             .map(|(j, s)| (*j as usize, *s))
     }
 
+    /// The similarity `i` lists for `j`, if `j` is among its neighbours.
+    fn listed(&self, i: usize, j: usize) -> Option<f32> {
+        self.neighbours(i).find(|&(n, _)| n == j).map(|(_, s)| s)
+    }
+
     /// Undirected adjacency with similarity at least `min_sim`: an edge kept
     /// if either end lists the other (the kNN relation is not symmetric).
+    /// One edge per pair; when both ends list it, the larger similarity.
+    /// A look-up in the other end's row (k slots) replaces a global sort,
+    /// so this stays linear in the edges and runs in parallel.
     pub fn undirected(&self, min_sim: f32) -> Adjacency {
-        let mut edges: Vec<(u32, u32, f32)> = Vec::new();
-        for i in 0..self.len() {
-            for (j, s) in self.neighbours(i) {
-                if s >= min_sim {
-                    let (a, b) = if i < j { (i, j) } else { (j, i) };
-                    edges.push((a as u32, b as u32, s));
-                }
-            }
-        }
-        // One edge per pair; when both ends list it, keep the larger similarity.
-        edges.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(y.2.total_cmp(&x.2)));
-        edges.dedup_by_key(|e| (e.0, e.1));
+        let edges: Vec<(u32, u32, f32)> = (0..self.len())
+            .into_par_iter()
+            .flat_map_iter(|i| {
+                self.neighbours(i).filter_map(move |(j, s)| {
+                    let edge = match self.listed(j, i) {
+                        // Both ends list it: the lower end emits it.
+                        Some(back) if i < j => (i, j, s.max(back)),
+                        Some(_) => return None,
+                        None => (i.min(j), i.max(j), s),
+                    };
+                    (edge.2 >= min_sim).then_some((edge.0 as u32, edge.1 as u32, edge.2))
+                })
+            })
+            .collect();
         Adjacency::from_edges(self.len(), &edges)
     }
+
+    /// The graph as one `u64` per slot: the neighbour in the low half, the
+    /// similarity's bits in the high half (how it is saved).
+    fn packed(&self) -> Vec<u64> {
+        self.neighbours
+            .iter()
+            .zip(&self.sims)
+            .map(|(&j, s)| u64::from(j) | (u64::from(s.to_bits()) << 32))
+            .collect()
+    }
+
+    fn unpacked(k: usize, slots: &[u64]) -> Self {
+        let neighbours = slots.iter().map(|&v| v as u32).collect();
+        let sims = slots
+            .iter()
+            .map(|&v| f32::from_bits((v >> 32) as u32))
+            .collect();
+        Self::from_rows(k, neighbours, sims)
+    }
+}
+
+/// Builds the kNN graph of `vectors` (rows of `dim`, their ids in `ids`,
+/// ascending) with `search(queries, k)`, a batch at a time: each row's `k`
+/// best other vectors. Ids the search returns that are not in `ids` are
+/// dropped. Checks `ctl` between batches.
+pub fn build(
+    vectors: &[f32],
+    ids: &[u64],
+    k: usize,
+    ctl: &JobControl,
+    mut search: impl FnMut(&[f32], usize) -> IndexResult<SearchResults>,
+) -> IndexResult<KnnGraph> {
+    let n = ids.len();
+    let dim = vectors.len().checked_div(n).unwrap_or(0);
+    assert!(k > 0 && dim * n == vectors.len(), "one row per id");
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascending");
+    let mut neighbours = vec![NONE; n * k];
+    let mut sims = vec![0f32; n * k];
+    let position = |id: u64| ids.binary_search(&id).ok();
+    for start in (0..n).step_by(BUILD_BATCH) {
+        ctl.wait_while_paused();
+        if ctl.should_stop() {
+            return Err(IndexError::Cancelled);
+        }
+        let end = (start + BUILD_BATCH).min(n);
+        // One more than k: the vector itself comes back too.
+        let found = search(&vectors[start * dim..end * dim], k + 1)?;
+        for (q, i) in (start..end).enumerate() {
+            let row = found
+                .row_ids(q)
+                .iter()
+                .zip(found.row_scores(q))
+                .filter_map(|(&id, &s)| Some((position(id)?, s)))
+                .filter(|&(j, _)| j != i)
+                .take(k);
+            for (slot, (j, s)) in row.enumerate() {
+                neighbours[i * k + slot] = j as u32;
+                sims[i * k + slot] = s;
+            }
+        }
+        ctl.report("people graph", end as f32 / n as f32);
+    }
+    Ok(KnnGraph::from_rows(k, neighbours, sims))
+}
+
+/// Queries per search call while building the graph.
+const BUILD_BATCH: usize = 4096;
+
+const FOURCC: [u8; 4] = *b"KNNG";
+
+/// Saves the graph of the faces `ids` (positions are indexes into `ids`)
+/// with the caller's `tag` (what it reflects), crash-safely.
+pub fn save(path: &Path, tag: &[u64], ids: &[u64], graph: &KnnGraph) -> IndexResult<()> {
+    assert_eq!(ids.len(), graph.len());
+    format::save_atomic(path, |w| {
+        w.fourcc(&FOURCC);
+        w.u64s(tag);
+        w.usize(graph.k);
+        w.u64s(ids);
+        w.u64s(&graph.packed());
+    })
+}
+
+/// Reads a graph written by [`save`]: `(tag, ids, graph)`. Every neighbour
+/// is checked to be a node, so a damaged file is refused, never followed.
+pub fn load(path: &Path) -> IndexResult<(Vec<u64>, Vec<u64>, KnnGraph)> {
+    let data = format::read_file(path)?;
+    let mut r = format::Reader::new(path, &data);
+    r.expect(&FOURCC)?;
+    let tag = r.u64s(None)?;
+    let k = r.usize()?;
+    let ids = r.u64s(None)?;
+    if k == 0 {
+        return Err(r.corrupt("a graph with k = 0"));
+    }
+    let slots = r.u64s(ids.len().checked_mul(k))?;
+    r.done()?;
+    let n = ids.len();
+    if slots
+        .iter()
+        .any(|&v| v as u32 != NONE && v as u32 as usize >= n)
+    {
+        return Err(r.corrupt("a neighbour past the last node"));
+    }
+    Ok((tag, ids, KnnGraph::unpacked(k, &slots)))
 }
 
 /// Compressed undirected adjacency lists (CSR).

@@ -6,4 +6,5 @@ mod gpu;
 mod index;
 mod library;
 mod people;
+mod people_cli;
 mod ui;
