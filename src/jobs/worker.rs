@@ -14,6 +14,7 @@ use crate::faces::detect::resize;
 use crate::faces::{Face, FacePipeline, Photo};
 use crate::index::JobControl;
 use crate::jobs::indexing::{Progress, index_pending};
+use crate::jobs::people::{self, Clones, Endpoint, FacePath, PersonPhotos, PersonSummary};
 use crate::jobs::search::{Hit, SearchError, largest_face, similar_faces};
 use crate::library::catalog::{Counts, FaceHit, PhotoStatus};
 use crate::library::scan::{ScanProblem, scan};
@@ -25,6 +26,8 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 /// Results kept per search; the GUI's threshold slider filters them.
 pub const MAX_RESULTS: usize = 500;
+/// Lookalikes kept per request.
+const LOOKALIKES: usize = 60;
 /// Photos are shown at most this long on their long side.
 const VIEW_SIDE: u32 = 1600;
 /// Thumbnail requests kept waiting; older ones are dropped (they scrolled away).
@@ -56,11 +59,49 @@ pub enum Command {
     OpenPhoto(PathBuf),
     /// Load the photo of a library face.
     OpenFace(i64),
+    /// Every photo of a person, with suggestions at `min_sim` or more.
+    Person { id: i64, min_sim: f32 },
+    /// A people edit; the people list (and the person shown) are sent again after it.
+    Edit(Edit),
+    /// Lookalikes of a person (other people's closest faces).
+    Lookalikes(i64),
+    /// The chain of faces from one face to another.
+    Path { from: i64, to: i64 },
     /// Save the settings (`settings.json`) and the GUI's preferences (`ui.json`).
     SaveSettings {
         config: Box<Config>,
         ui: serde_json::Value,
     },
+}
+
+/// The people edits the window offers.
+#[derive(Debug)]
+pub enum Edit {
+    Rename {
+        person: i64,
+        name: String,
+    },
+    Merge {
+        from: Vec<i64>,
+        into: i64,
+    },
+    Hide {
+        person: i64,
+        hidden: bool,
+    },
+    Confirm {
+        person: i64,
+        faces: Vec<i64>,
+    },
+    Reject {
+        person: i64,
+        faces: Vec<i64>,
+    },
+    /// Moves the faces to a new person.
+    Split {
+        faces: Vec<i64>,
+    },
+    Undo,
 }
 
 /// What the worker tells the GUI.
@@ -84,6 +125,19 @@ pub enum Event {
         hits: Vec<Hit>,
     },
     Photo(Box<PhotoView>),
+    /// Every person, most faces first (hidden ones flagged).
+    People(Vec<PersonSummary>),
+    Person(Box<PersonPhotos>),
+    Lookalikes {
+        person: i64,
+        clones: Clones,
+    },
+    /// None: no chain of the people graph links the two faces.
+    Path {
+        from: i64,
+        to: i64,
+        path: Option<FacePath>,
+    },
     /// A thumbnail read from the cache; None when there is none.
     Thumb(ThumbKey, Option<Rgb>),
     Failed {
@@ -189,6 +243,8 @@ pub enum WorkerError {
     Search(#[from] SearchError),
     #[error(transparent)]
     Faces(#[from] crate::faces::FaceError),
+    #[error(transparent)]
+    People(#[from] people::PeopleError),
     #[error("{path}: {reason}")]
     File { path: PathBuf, reason: String },
     #[error("the library is open read-only: another facefind holds it")]
@@ -267,6 +323,7 @@ impl WorkerHandle {
             pipeline: None,
             photo_ids: None,
             query: Vec::new(),
+            person: None,
             job: job.clone(),
             post,
         };
@@ -339,6 +396,8 @@ struct Worker {
     photo_ids: Option<HashMap<PathBuf, i64>>,
     /// The faces of the photo searched last.
     query: Vec<Face>,
+    /// The person shown, sent again after each edit.
+    person: Option<(i64, f32)>,
     job: JobHandle,
     post: Post,
 }
@@ -359,6 +418,14 @@ impl Worker {
                 }
                 Command::OpenPhoto(path) => self.task("opening a photo", |w| w.open_photo(&path)),
                 Command::OpenFace(id) => self.task("opening a photo", |w| w.open_face(id)),
+                Command::Person { id, min_sim } => {
+                    self.task("finding a person's photos", |w| w.person(id, min_sim))
+                }
+                Command::Edit(edit) => self.task("editing people", |w| w.edit(edit)),
+                Command::Lookalikes(person) => {
+                    self.task("finding lookalikes", |w| w.lookalikes(person))
+                }
+                Command::Path { from, to } => self.task("finding a path", |w| w.path(from, to)),
                 Command::SaveSettings { config, ui } => {
                     self.task("saving settings", |w| w.save_settings(*config, &ui))
                 }
@@ -444,8 +511,59 @@ impl Worker {
             ids.extend(chunk.iter().map(|&id| id as i64));
             Ok(())
         })?;
+        let everyone = people::list_people(library)?;
         self.post.send(Event::Library(Box::new(info)));
         self.post.send(Event::Faces(Arc::new(ids)));
+        self.post.send(Event::People(everyone));
+        Ok(())
+    }
+
+    fn person(&mut self, id: i64, min_sim: f32) -> Result<(), WorkerError> {
+        let photos = people::person_photos(self.library()?, id, min_sim)?;
+        self.person = Some((id, min_sim));
+        self.post.send(Event::Person(Box::new(photos)));
+        Ok(())
+    }
+
+    fn edit(&mut self, edit: Edit) -> Result<(), WorkerError> {
+        let library = self.writer()?;
+        let report = match edit {
+            Edit::Rename { person, name } => people::name_person(library, person, Some(&name)),
+            Edit::Merge { from, into } => people::merge_people(library, &from, into),
+            Edit::Hide { person, hidden } => people::set_hidden(library, person, hidden),
+            Edit::Confirm { person, faces } => people::confirm_faces(library, &faces, Some(person)),
+            Edit::Reject { person, faces } => people::reject_faces(library, &faces, Some(person)),
+            Edit::Split { faces } => people::split_faces(library, &faces, None),
+            Edit::Undo => people::undo(library),
+        }?;
+        let everyone = people::list_people(self.library()?)?;
+        self.post.send(Event::People(everyone));
+        // A merge or split may have moved the person shown: follow the edit.
+        let shown = match (report.edit.as_str(), report.person_id, self.person) {
+            ("merge", Some(id), Some((_, min_sim))) => Some((id, min_sim)),
+            (_, _, shown) => shown,
+        };
+        if let Some((id, min_sim)) = shown {
+            self.person(id, min_sim)?;
+        }
+        Ok(())
+    }
+
+    fn lookalikes(&mut self, person: i64) -> Result<(), WorkerError> {
+        let clones = people::clones_of_person(self.library()?, person, LOOKALIKES)?;
+        self.post.send(Event::Lookalikes { person, clones });
+        Ok(())
+    }
+
+    fn path(&mut self, from: i64, to: i64) -> Result<(), WorkerError> {
+        let ctl = self.job.fresh();
+        let path = people::face_path(
+            self.library()?,
+            Endpoint::Face(from),
+            Endpoint::Face(to),
+            &ctl,
+        )?;
+        self.post.send(Event::Path { from, to, path });
         Ok(())
     }
 
@@ -505,6 +623,8 @@ impl Worker {
             })?;
             self.post.send(Event::Indexed(progress));
         }
+        self.post.send(Event::Busy(Some("finding people")));
+        people::update(self.writer()?, &ctl)?;
         self.report()
     }
 

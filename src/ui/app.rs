@@ -64,12 +64,16 @@ impl FacefindApp {
         if !self.state.errors.is_empty() {
             egui::Panel::bottom("errors").show(ui, |ui| self.errors(ui));
         }
+        if self.state.path.from.is_some() || self.state.path.found.is_some() {
+            egui::Panel::bottom("path").show(ui, |ui| views::people::path_strip(ui, self));
+        }
         egui::CentralPanel::default_margins().show(ui, |ui| {
             if self.state.is_empty_library() {
                 views::welcome::show(ui, self);
             } else {
                 match self.state.view {
                     View::Library => views::library::show(ui, self),
+                    View::People => views::people::show(ui, self),
                     View::Search => views::search::show(ui, self),
                     View::Settings => views::settings::show(ui, self),
                 }
@@ -136,6 +140,26 @@ impl FacefindApp {
                     state.opening = false;
                 }
             }
+            Event::People(everyone) => {
+                let people = &mut state.people;
+                people
+                    .picked
+                    .retain(|id| everyone.iter().any(|p| p.id == *id));
+                people.all = everyone;
+            }
+            Event::Person(person) => {
+                let people = &mut state.people;
+                if people.person.as_ref().is_none_or(|p| p.id != person.id) {
+                    people.rename = person.name.clone().unwrap_or_default();
+                    people.highlighted_face = None;
+                }
+                people.picked_faces.clear();
+                people.person = Some(person);
+            }
+            Event::Lookalikes { person, clones } => {
+                state.people.lookalikes = Some((person, clones))
+            }
+            Event::Path { from, to, path } => state.path.found = Some((from, to, path)),
             Event::Thumb(key, picture) => self.thumbs.insert(ctx, key, picture),
             Event::Failed { task, message } => {
                 state.opening = false;
@@ -162,12 +186,20 @@ impl FacefindApp {
             }
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::F)) {
-            self.state.view = View::Search;
-            self.pick_photo();
+            if self.state.view == View::People {
+                // Find a person by name.
+                ctx.memory_mut(|m| m.request_focus(views::people::filter_id()));
+            } else {
+                self.state.view = View::Search;
+                self.pick_photo();
+            }
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
             if self.state.viewer.is_some() || self.state.opening {
                 self.close_viewer();
+            } else if self.state.view == View::People && self.state.people.person.is_some() {
+                self.state.people.person = None;
+                self.state.people.lookalikes = None;
             } else {
                 self.state.errors.clear();
             }
@@ -183,6 +215,31 @@ impl FacefindApp {
     pub(crate) fn open_photo(&mut self, command: Command) {
         self.state.opening = true;
         self.worker.send(command);
+    }
+
+    /// A face tile's context menu: open its photo, start or end a path there.
+    pub(crate) fn face_menu(&mut self, response: &egui::Response, face_id: i64) {
+        response.context_menu(|ui| {
+            if ui.button("Open the photo").clicked() {
+                self.open_photo(Command::OpenFace(face_id));
+            }
+            if ui.button("Path from here").clicked() {
+                self.state.path.from = Some(face_id);
+                self.state.path.found = None;
+                self.find_path();
+            }
+            if ui.button("Path to here").clicked() {
+                self.state.path.to = Some(face_id);
+                self.state.path.found = None;
+                self.find_path();
+            }
+        });
+    }
+
+    fn find_path(&mut self) {
+        if let (Some(from), Some(to)) = (self.state.path.from, self.state.path.to) {
+            self.worker.send(Command::Path { from, to });
+        }
     }
 
     pub(crate) fn close_viewer(&mut self) {
@@ -231,6 +288,7 @@ impl FacefindApp {
             ui.add_enabled_ui(!empty, |ui| {
                 for (view, label) in [
                     (View::Library, "Library"),
+                    (View::People, "People"),
                     (View::Search, "Search by photo"),
                     (View::Settings, "Settings"),
                 ] {

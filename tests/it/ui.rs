@@ -1,6 +1,7 @@
 //! The window, headless (egui_kittest), on the real worker, models and
 //! sample photos: welcome → the sample photos → indexing finishes → a face
-//! opens its photo; a photo dropped on the window → its results.
+//! opens its photo → the people grid → a person → their photos → a path
+//! between two of them; a photo dropped on the window → its results.
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -89,6 +90,60 @@ fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
     harness.key_press(egui::Key::Escape);
     harness.step();
     assert!(harness.state().state.viewer.is_none());
+
+    // People: the three photos of Obama are one person; Enter opens them.
+    harness.get_by_label("People").click();
+    harness.step();
+    let obama = {
+        let people = &harness.state().state.people.all;
+        assert!(!people.is_empty(), "{people:?}");
+        people.iter().max_by_key(|p| p.faces).unwrap().clone()
+    };
+    assert!(obama.photos >= 2, "{obama:?}");
+    harness
+        .get_by_label(&format!("person {} · {}", obama.id, obama.photos))
+        .click();
+    harness.step();
+    harness.key_press(egui::Key::Enter);
+    frames_until(&mut harness, "the person's photos", |app| {
+        app.state.people.person.is_some() && app.state.busy.is_none()
+    });
+    let person = harness.state().state.people.person.as_ref().unwrap();
+    assert_eq!(person.id, obama.id);
+    let names: Vec<String> = person
+        .photos
+        .iter()
+        .map(|p| p.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| n.starts_with("obama")), "{names:?}");
+    for name in ["obama.jpg", "obama2.jpg"] {
+        assert!(names.contains(&name.to_string()), "{names:?}");
+    }
+
+    // A path: "Path from here" on one face, "Path to here" on another → the chain.
+    for (tile, action) in [
+        ("obama.jpg", "Path from here"),
+        ("obama2.jpg", "Path to here"),
+    ] {
+        harness.get_by_label(tile).click_secondary();
+        // The menu opens on the frame after the click.
+        harness.run_steps(2);
+        harness.get_by_label(action).click();
+        harness.step();
+    }
+    frames_until(&mut harness, "a path", |app| app.state.path.found.is_some());
+    let (from, to, chain) = harness.state().state.path.found.as_ref().unwrap();
+    let chain = chain.as_ref().expect("two photos of one person are linked");
+    assert_eq!(chain.steps.first().unwrap().face.face_id, *from);
+    assert_eq!(chain.steps.last().unwrap().face.face_id, *to);
+    assert!(chain.bottleneck > 0.3, "{}", chain.bottleneck);
+    harness.get_by_label(&format!("Path from face {from} to face {to}"));
+    harness.key_press(egui::Key::Escape);
+    harness.step();
+    assert!(
+        harness.state().state.people.person.is_none(),
+        "Esc goes back to the people grid"
+    );
 
     // Dropping a photo anywhere searches with its largest face.
     harness

@@ -139,27 +139,23 @@ fn faces(ui: &mut Ui, app: &mut FacefindApp) {
     }
     let side = app.state.prefs.tile_side;
     let keys = app.state.viewer.is_none();
-    let (worker, thumbs) = (&app.worker, &mut app.thumbs);
-    let mut open = None;
+    let mut selected = app.state.selected_face;
     let opened = grid(
         ui,
         "all faces",
         ids.len(),
         side,
-        &mut app.state.selected_face,
+        &mut selected,
         keys,
-        |ui, i, selected| {
-            let texture = thumbs.get(worker, ThumbKey::Face(ids[i]));
-            let response = tile(ui, texture, side, &format!("face {}", ids[i]), selected);
-            response.context_menu(|ui| {
-                if ui.button("Open the photo").clicked() {
-                    open = Some(i);
-                }
-            });
+        |ui, i, highlighted| {
+            let texture = app.thumbs.get(&app.worker, ThumbKey::Face(ids[i]));
+            let response = tile(ui, texture, side, &format!("face {}", ids[i]), highlighted);
+            app.face_menu(&response, ids[i]);
             response
         },
     );
-    if let Some(i) = opened.or(open) {
+    app.state.selected_face = selected;
+    if let Some(i) = opened {
         app.open_photo(Command::OpenFace(ids[i]));
     }
 }
