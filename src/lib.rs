@@ -12,3 +12,4 @@ pub mod index;
 pub mod jobs;
 pub mod library;
 pub mod people;
+pub mod ui;

@@ -2,13 +2,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
     name = "facefind",
     version,
-    about = "Find faces in a local photo library, offline"
+    about = "Find faces in a local photo library, offline",
+    long_about = "Find faces in a local photo library, offline. With no command, opens the window."
 )]
 struct Cli {
     /// Where the library's catalog, index and settings live (default: the platform's data dir).
@@ -19,6 +20,9 @@ struct Cli {
     /// FACEFIND_BACKEND environment variable, else auto.
     #[arg(long, global = true, value_name = "auto|gpu|cpu")]
     backend: Option<facefind::compute::select::BackendChoice>,
+    /// With no command: open the window and search with this photo (a file manager's "open with").
+    #[arg(long, value_name = "PHOTO")]
+    open: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -182,10 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     facefind::compute::select::request(cli.backend)?;
     let data_dir = || facefind::cli::resolve_data_dir(cli.data_dir.as_deref());
     match cli.command {
-        None => {
-            Cli::command().print_help()?;
-            Ok(())
-        }
+        None => Ok(facefind::ui::run(data_dir()?, cli.open)?),
         Some(Command::Bench { command }) => Ok(facefind::bench::run(command)?),
         Some(Command::Faces {
             photos,

@@ -3,3 +3,4 @@
 pub mod indexing;
 pub mod people;
 pub mod search;
+pub mod worker;

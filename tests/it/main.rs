@@ -8,3 +8,4 @@ mod library;
 mod people;
 mod people_cli;
 mod people_lfw;
+mod ui;

@@ -1,0 +1,842 @@
+//! The GUI's worker. One thread owns the library and the face pipeline and
+//! does everything slow: it takes [`Command`]s over a channel and answers
+//! with [`Event`]s. A second thread reads cached thumbnails, newest request
+//! first. The window drains the events once per frame and never waits on
+//! either; a long job is stopped or paused through its [`JobHandle`].
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::config::Config;
+use crate::faces::decode::{self, Limits};
+use crate::faces::detect::resize;
+use crate::faces::{Face, FacePipeline, Photo};
+use crate::index::JobControl;
+use crate::jobs::indexing::{Progress, index_pending};
+use crate::jobs::people::{self, Clones, Endpoint, FacePath, PersonPhotos, PersonSummary};
+use crate::jobs::search::{Hit, SearchError, largest_face, similar_faces};
+use crate::library::catalog::{Counts, FaceHit, PhotoStatus};
+use crate::library::scan::{ScanProblem, scan};
+use crate::library::thumbs::Thumbs;
+use crate::library::{Library, OpenError};
+
+/// Called by the worker threads whenever an event is waiting (the GUI asks for a repaint).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Results kept per search; the GUI's threshold slider filters them.
+pub const MAX_RESULTS: usize = 500;
+/// Lookalikes kept per request.
+const LOOKALIKES: usize = 60;
+/// Photos are shown at most this long on their long side.
+const VIEW_SIDE: u32 = 1600;
+/// Thumbnail requests kept waiting; older ones are dropped (they scrolled away).
+const MAX_QUEUED_THUMBS: usize = 256;
+/// The GUI's own preferences, beside `settings.json`.
+const UI_PREFS_FILE: &str = "ui.json";
+/// The sample photos bundled in `assets/`.
+const SAMPLE_PHOTOS: [&str; 4] = [
+    "obama.jpg",
+    "obama2.jpg",
+    "biden.jpg",
+    "obama_partial_face.jpg",
+];
+
+/// What the GUI asks of the worker.
+#[derive(Debug)]
+pub enum Command {
+    /// Add a folder to the library, then scan and index it.
+    AddFolder(PathBuf),
+    /// Copy the sample photos into the data dir, then add them as a folder.
+    AddSamples,
+    /// Rescan every folder and index what changed.
+    Rescan,
+    /// Find the faces of a photo and search with the largest.
+    SearchPhoto(PathBuf),
+    /// Search with one face of the photo searched last.
+    SearchFace(usize),
+    /// Load a photo with every face the library knows on it.
+    OpenPhoto(PathBuf),
+    /// Load the photo of a library face.
+    OpenFace(i64),
+    /// Every photo of a person, with suggestions at `min_sim` or more.
+    Person { id: i64, min_sim: f32 },
+    /// A people edit; the people list (and the person shown) are sent again after it.
+    Edit(Edit),
+    /// Lookalikes of a person (other people's closest faces).
+    Lookalikes(i64),
+    /// The chain of faces from one face to another.
+    Path { from: i64, to: i64 },
+    /// Save the settings (`settings.json`) and the GUI's preferences (`ui.json`).
+    SaveSettings {
+        config: Box<Config>,
+        ui: serde_json::Value,
+    },
+}
+
+/// The people edits the window offers.
+#[derive(Debug)]
+pub enum Edit {
+    Rename {
+        person: i64,
+        name: String,
+    },
+    Merge {
+        from: Vec<i64>,
+        into: i64,
+    },
+    Hide {
+        person: i64,
+        hidden: bool,
+    },
+    Confirm {
+        person: i64,
+        faces: Vec<i64>,
+    },
+    Reject {
+        person: i64,
+        faces: Vec<i64>,
+    },
+    /// Moves the faces to a new person.
+    Split {
+        faces: Vec<i64>,
+    },
+    Undo,
+}
+
+/// What the worker tells the GUI.
+#[derive(Debug)]
+pub enum Event {
+    /// The library as it now stands (after opening, indexing, saving settings).
+    Library(Box<LibraryInfo>),
+    /// Every face id of the library, oldest first.
+    Faces(Arc<Vec<i64>>),
+    /// The named task the worker is busy with; None when idle.
+    Busy(Option<&'static str>),
+    Scanned(ScanSummary),
+    Indexing(Progress),
+    /// The indexing job ended (finished or cancelled) with this progress.
+    Indexed(Progress),
+    /// The faces of the photo to search with (boxes in photo pixels).
+    Query(Box<QueryPhoto>),
+    /// Library faces most similar to the query face, best first.
+    Results {
+        face: usize,
+        hits: Vec<Hit>,
+    },
+    Photo(Box<PhotoView>),
+    /// Every person, most faces first (hidden ones flagged).
+    People(Vec<PersonSummary>),
+    Person(Box<PersonPhotos>),
+    Lookalikes {
+        person: i64,
+        clones: Clones,
+    },
+    /// None: no chain of the people graph links the two faces.
+    Path {
+        from: i64,
+        to: i64,
+        path: Option<FacePath>,
+    },
+    /// A thumbnail read from the cache; None when there is none.
+    Thumb(ThumbKey, Option<Rgb>),
+    Failed {
+        task: &'static str,
+        message: String,
+    },
+}
+
+/// What the GUI shows about the library.
+#[derive(Clone, Debug)]
+pub struct LibraryInfo {
+    pub dir: PathBuf,
+    /// False when another program holds the library's writer lock: nothing can be added.
+    pub writable: bool,
+    pub counts: Counts,
+    pub folders: Vec<PathBuf>,
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Index kind, vectors, bytes on disk.
+    pub index: String,
+    pub config: Config,
+    /// The compute backend in use and why.
+    pub backend: String,
+    /// The GUI's saved preferences, for it to read.
+    pub ui: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ScanSummary {
+    pub new: usize,
+    pub changed: usize,
+    pub moved: usize,
+    pub deleted: usize,
+    pub problems: Vec<ScanProblem>,
+}
+
+/// An 8-bit RGB picture.
+#[derive(Clone, Debug)]
+pub struct Rgb {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl Rgb {
+    /// `photo` shrunk to at most `side` on its long side; returns it with the factor
+    /// from photo to picture pixels.
+    fn fit(photo: &Photo, side: u32) -> (Self, f32) {
+        let long = photo.width.max(photo.height);
+        let scale = (side as f32 / long as f32).min(1.0);
+        let small = if scale < 1.0 {
+            let dim = |v: u32| ((v as f32 * scale).round() as u32).max(1);
+            resize(photo, dim(photo.width), dim(photo.height))
+        } else {
+            photo.clone()
+        };
+        let picture = Self {
+            width: small.width,
+            height: small.height,
+            pixels: small.rgb,
+        };
+        (picture, scale)
+    }
+}
+
+/// A photo to search with and its faces.
+#[derive(Debug)]
+pub struct QueryPhoto {
+    pub path: PathBuf,
+    pub picture: Rgb,
+    /// From photo pixels to picture pixels.
+    pub scale: f32,
+    pub faces: Vec<Face>,
+    /// The face searched with first: the largest.
+    pub chosen: usize,
+}
+
+/// A library photo and its faces.
+#[derive(Debug)]
+pub struct PhotoView {
+    pub path: PathBuf,
+    pub picture: Rgb,
+    pub scale: f32,
+    pub faces: Vec<FaceHit>,
+}
+
+/// Which cached thumbnail.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ThumbKey {
+    Face(i64),
+    Photo(i64),
+}
+
+/// Why the worker could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Catalog(#[from] crate::error::CatalogError),
+    #[error(transparent)]
+    Indexing(#[from] crate::jobs::indexing::IndexingError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    #[error(transparent)]
+    Faces(#[from] crate::faces::FaceError),
+    #[error(transparent)]
+    People(#[from] people::PeopleError),
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("the library is open read-only: another facefind holds it")]
+    ReadOnly,
+    #[error("no photo searched yet")]
+    NoQuery,
+}
+
+fn file_error(path: &Path, reason: impl ToString) -> WorkerError {
+    WorkerError::File {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Pause, resume and cancel the job in flight. Each job gets a fresh control
+/// (a stop request is final), so the handle always reaches the current one.
+#[derive(Clone, Default)]
+pub struct JobHandle(Arc<Mutex<JobControl>>);
+
+impl JobHandle {
+    fn current(&self) -> MutexGuard<'_, JobControl> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn fresh(&self) -> JobControl {
+        let ctl = JobControl::default();
+        *self.current() = ctl.clone();
+        ctl
+    }
+    pub fn pause(&self) {
+        self.current().pause();
+    }
+    pub fn resume(&self) {
+        self.current().resume();
+    }
+    pub fn cancel(&self) {
+        self.current().stop();
+    }
+    pub fn is_paused(&self) -> bool {
+        self.current().is_paused()
+    }
+}
+
+/// The GUI's side of the worker.
+pub struct WorkerHandle {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    job: JobHandle,
+    thumbs: Arc<ThumbQueue>,
+}
+
+impl WorkerHandle {
+    /// Starts the worker on the library in `dir`; it opens the library on its own
+    /// thread, so this returns at once.
+    pub fn spawn(dir: PathBuf, wake: Waker) -> Self {
+        let (commands, inbox) = mpsc::channel();
+        let (outbox, events) = mpsc::channel();
+        let job = JobHandle::default();
+        let thumbs = Arc::new(ThumbQueue::default());
+        let post = Post {
+            events: outbox,
+            wake,
+        };
+        let loader = ThumbLoader {
+            cache: Thumbs::new(&dir),
+            queue: thumbs.clone(),
+            post: post.clone(),
+        };
+        std::thread::Builder::new()
+            .name("facefind-thumbs".into())
+            .spawn(move || loader.run())
+            .expect("spawning the thumbnail thread");
+        let worker = Worker {
+            dir,
+            library: None,
+            pipeline: None,
+            photo_ids: None,
+            query: Vec::new(),
+            person: None,
+            job: job.clone(),
+            post,
+        };
+        std::thread::Builder::new()
+            .name("facefind-worker".into())
+            .spawn(move || worker.run(inbox))
+            .expect("spawning the worker thread");
+        Self {
+            commands,
+            events,
+            job,
+            thumbs,
+        }
+    }
+
+    pub fn send(&self, command: Command) {
+        // A send fails only once the worker has ended, and then there is nobody to tell.
+        self.commands.send(command).ok();
+    }
+
+    /// A sender for threads of the GUI's own (file dialogs).
+    pub fn sender(&self) -> Sender<Command> {
+        self.commands.clone()
+    }
+
+    /// The events waiting, without blocking.
+    pub fn drain(&self) -> impl Iterator<Item = Event> + '_ {
+        self.events.try_iter()
+    }
+
+    pub fn job(&self) -> &JobHandle {
+        &self.job
+    }
+
+    /// Asks for a thumbnail; returns the request dropped to make room, if any,
+    /// which will get no answer.
+    pub fn request_thumb(&self, key: ThumbKey) -> Option<ThumbKey> {
+        self.thumbs.push(key)
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        // The worker ends with the command channel; the job in flight stops at its next batch.
+        self.job.cancel();
+        self.thumbs.close();
+    }
+}
+
+#[derive(Clone)]
+struct Post {
+    events: Sender<Event>,
+    wake: Waker,
+}
+
+impl Post {
+    fn send(&self, event: Event) {
+        if self.events.send(event).is_ok() {
+            (self.wake)();
+        }
+    }
+}
+
+struct Worker {
+    dir: PathBuf,
+    library: Option<Library>,
+    /// Loaded on first use: the models take a while and the window must open at once.
+    pipeline: Option<FacePipeline>,
+    /// Photo ids by path, for the photo viewer; rebuilt after the library changes.
+    photo_ids: Option<HashMap<PathBuf, i64>>,
+    /// The faces of the photo searched last.
+    query: Vec<Face>,
+    /// The person shown, sent again after each edit.
+    person: Option<(i64, f32)>,
+    job: JobHandle,
+    post: Post,
+}
+
+impl Worker {
+    fn run(mut self, inbox: Receiver<Command>) {
+        self.task("opening the library", Self::open);
+        for command in inbox {
+            match command {
+                Command::AddFolder(dir) => self.task("adding a folder", |w| w.add_folder(&dir)),
+                Command::AddSamples => self.task("adding the sample photos", Self::add_samples),
+                Command::Rescan => self.task("scanning folders", Self::index),
+                Command::SearchPhoto(path) => {
+                    self.task("searching by photo", |w| w.search_photo(&path))
+                }
+                Command::SearchFace(face) => {
+                    self.task("searching by face", |w| w.search_face(face))
+                }
+                Command::OpenPhoto(path) => self.task("opening a photo", |w| w.open_photo(&path)),
+                Command::OpenFace(id) => self.task("opening a photo", |w| w.open_face(id)),
+                Command::Person { id, min_sim } => {
+                    self.task("finding a person's photos", |w| w.person(id, min_sim))
+                }
+                Command::Edit(edit) => self.task("editing people", |w| w.edit(edit)),
+                Command::Lookalikes(person) => {
+                    self.task("finding lookalikes", |w| w.lookalikes(person))
+                }
+                Command::Path { from, to } => self.task("finding a path", |w| w.path(from, to)),
+                Command::SaveSettings { config, ui } => {
+                    self.task("saving settings", |w| w.save_settings(*config, &ui))
+                }
+            }
+        }
+    }
+
+    /// Runs one named task, telling the GUI when it starts, ends and fails.
+    fn task(&mut self, name: &'static str, f: impl FnOnce(&mut Self) -> Result<(), WorkerError>) {
+        self.post.send(Event::Busy(Some(name)));
+        if let Err(err) = f(self) {
+            self.post.send(Event::Failed {
+                task: name,
+                message: err.to_string(),
+            });
+        }
+        self.post.send(Event::Busy(None));
+    }
+
+    fn open(&mut self) -> Result<(), WorkerError> {
+        let ctl = JobControl::default();
+        let library = match Library::open_writer(&self.dir, &ctl) {
+            Ok((library, _)) => library,
+            Err(OpenError::Lock(_)) => Library::open_reader(&self.dir, &ctl)?.0,
+            Err(err) => return Err(err.into()),
+        };
+        self.library = Some(library);
+        self.report()
+    }
+
+    fn library(&mut self) -> Result<&mut Library, WorkerError> {
+        // Open failed earlier (the error was shown): try again, the cause may be fixed.
+        if self.library.is_none() {
+            self.open()?;
+        }
+        Ok(self.library.as_mut().expect("opened above"))
+    }
+
+    fn writer(&mut self) -> Result<&mut Library, WorkerError> {
+        let library = self.library()?;
+        if library.is_writer() {
+            Ok(library)
+        } else {
+            Err(WorkerError::ReadOnly)
+        }
+    }
+
+    fn pipeline(&mut self) -> Result<&mut FacePipeline, WorkerError> {
+        if self.pipeline.is_none() {
+            self.post.send(Event::Busy(Some("loading the face models")));
+            let config = self.library()?.config.clone();
+            self.pipeline = Some(FacePipeline::new(&config)?);
+        }
+        Ok(self.pipeline.as_mut().expect("loaded above"))
+    }
+
+    /// Sends the library's state and its face ids.
+    fn report(&mut self) -> Result<(), WorkerError> {
+        let library = self.library()?;
+        let catalog = &library.catalog;
+        let index = library.vectors.index();
+        let ui = std::fs::read(library.dir().join(UI_PREFS_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let info = LibraryInfo {
+            dir: library.dir().to_owned(),
+            writable: library.is_writer(),
+            counts: catalog.counts()?,
+            folders: catalog.folders()?.into_iter().map(|(_, p)| p).collect(),
+            skipped: catalog.skipped()?,
+            index: format!(
+                "{} with {} vectors, {} bytes on disk",
+                index.spec(),
+                index.ntotal(),
+                index.bytes_on_disk()
+            ),
+            config: library.config.clone(),
+            backend: crate::compute::select::global().note.clone(),
+            ui,
+        };
+        let mut ids = Vec::with_capacity(info.counts.faces as usize);
+        catalog.for_each_embedding(0, 4096, |chunk, _| {
+            ids.extend(chunk.iter().map(|&id| id as i64));
+            Ok(())
+        })?;
+        let everyone = people::list_people(library)?;
+        self.post.send(Event::Library(Box::new(info)));
+        self.post.send(Event::Faces(Arc::new(ids)));
+        self.post.send(Event::People(everyone));
+        Ok(())
+    }
+
+    fn person(&mut self, id: i64, min_sim: f32) -> Result<(), WorkerError> {
+        let photos = people::person_photos(self.library()?, id, min_sim)?;
+        self.person = Some((id, min_sim));
+        self.post.send(Event::Person(Box::new(photos)));
+        Ok(())
+    }
+
+    fn edit(&mut self, edit: Edit) -> Result<(), WorkerError> {
+        let library = self.writer()?;
+        let report = match edit {
+            Edit::Rename { person, name } => people::name_person(library, person, Some(&name)),
+            Edit::Merge { from, into } => people::merge_people(library, &from, into),
+            Edit::Hide { person, hidden } => people::set_hidden(library, person, hidden),
+            Edit::Confirm { person, faces } => people::confirm_faces(library, &faces, Some(person)),
+            Edit::Reject { person, faces } => people::reject_faces(library, &faces, Some(person)),
+            Edit::Split { faces } => people::split_faces(library, &faces, None),
+            Edit::Undo => people::undo(library),
+        }?;
+        let everyone = people::list_people(self.library()?)?;
+        self.post.send(Event::People(everyone));
+        // A merge or split may have moved the person shown: follow the edit.
+        let shown = match (report.edit.as_str(), report.person_id, self.person) {
+            ("merge", Some(id), Some((_, min_sim))) => Some((id, min_sim)),
+            (_, _, shown) => shown,
+        };
+        if let Some((id, min_sim)) = shown {
+            self.person(id, min_sim)?;
+        }
+        Ok(())
+    }
+
+    fn lookalikes(&mut self, person: i64) -> Result<(), WorkerError> {
+        let clones = people::clones_of_person(self.library()?, person, LOOKALIKES)?;
+        self.post.send(Event::Lookalikes { person, clones });
+        Ok(())
+    }
+
+    fn path(&mut self, from: i64, to: i64) -> Result<(), WorkerError> {
+        let ctl = self.job.fresh();
+        let path = people::face_path(
+            self.library()?,
+            Endpoint::Face(from),
+            Endpoint::Face(to),
+            &ctl,
+        )?;
+        self.post.send(Event::Path { from, to, path });
+        Ok(())
+    }
+
+    fn add_folder(&mut self, dir: &Path) -> Result<(), WorkerError> {
+        let dir = dir.canonicalize().map_err(|e| file_error(dir, e))?;
+        if !dir.is_dir() {
+            return Err(file_error(&dir, "not a folder"));
+        }
+        self.writer()?.catalog.add_folder(&dir)?;
+        // The window leaves the welcome screen as soon as the library has a folder.
+        self.report()?;
+        self.index()
+    }
+
+    fn add_samples(&mut self) -> Result<(), WorkerError> {
+        let source = samples_dir().ok_or_else(|| {
+            file_error(Path::new("assets"), "the sample photos are not installed")
+        })?;
+        let target = self.dir.join("samples");
+        std::fs::create_dir_all(&target).map_err(|e| file_error(&target, e))?;
+        for name in SAMPLE_PHOTOS {
+            let to = target.join(name);
+            if !to.exists() {
+                std::fs::copy(source.join(name), &to).map_err(|e| file_error(&to, e))?;
+            }
+        }
+        self.add_folder(&target)
+    }
+
+    /// Scans every folder and indexes the pending photos, reporting as it goes.
+    fn index(&mut self) -> Result<(), WorkerError> {
+        let ctl = self.job.fresh();
+        let post = self.post.clone();
+        let library = self.writer()?;
+        let report = scan(&mut library.catalog, &ctl)?;
+        if !report.removed_faces.is_empty() {
+            library.refresh_vectors(&ctl)?;
+        }
+        self.post.send(Event::Scanned(ScanSummary {
+            new: report.new.len(),
+            changed: report.changed.len(),
+            moved: report.moved.len(),
+            deleted: report.deleted.len(),
+            problems: report.problems,
+        }));
+        self.photo_ids = None;
+        let pending = self.writer()?.catalog.counts()?;
+        if pending.photos > pending.indexed + pending.errors {
+            self.pipeline()?;
+            self.post.send(Event::Busy(Some("indexing photos")));
+            let (library, pipeline) = (
+                self.library.as_mut().expect("opened by writer()"),
+                self.pipeline.as_mut().expect("loaded by pipeline()"),
+            );
+            let progress = index_pending(library, pipeline, &ctl, |p| {
+                post.send(Event::Indexing(*p));
+            })?;
+            self.post.send(Event::Indexed(progress));
+        }
+        self.post.send(Event::Busy(Some("finding people")));
+        people::update(self.writer()?, &ctl)?;
+        self.report()
+    }
+
+    fn search_photo(&mut self, path: &Path) -> Result<(), WorkerError> {
+        let limits = Limits::from_settings(&self.library()?.config.faces);
+        let photo = decode::decode_file(path, limits)?;
+        let faces = self.pipeline()?.process(&photo)?;
+        if faces.is_empty() {
+            return Err(SearchError::NoFace(path.display().to_string()).into());
+        }
+        let chosen = largest_face(&faces);
+        let (picture, scale) = Rgb::fit(&photo, VIEW_SIDE);
+        self.query = faces.clone();
+        self.post.send(Event::Query(Box::new(QueryPhoto {
+            path: path.to_owned(),
+            picture,
+            scale,
+            faces,
+            chosen,
+        })));
+        self.search_face(chosen)
+    }
+
+    fn search_face(&mut self, face: usize) -> Result<(), WorkerError> {
+        let embedding = self.query.get(face).ok_or(WorkerError::NoQuery)?.embedding;
+        let hits = similar_faces(self.library()?, &embedding, MAX_RESULTS, 0.0)?;
+        self.post.send(Event::Results { face, hits });
+        Ok(())
+    }
+
+    fn open_photo(&mut self, path: &Path) -> Result<(), WorkerError> {
+        self.library()?;
+        let library = self.library.as_ref().expect("opened above");
+        let limits = Limits::from_settings(&library.config.faces);
+        if self.photo_ids.is_none() {
+            let indexed = library.catalog.photos_with_status(PhotoStatus::Indexed)?;
+            self.photo_ids = Some(indexed.into_iter().map(|p| (p.path, p.id)).collect());
+        }
+        let photo_id = self.photo_ids.as_ref().and_then(|ids| ids.get(path));
+        let faces = match photo_id {
+            Some(&id) => library
+                .catalog
+                .face_hits(&library.catalog.face_ids_of_photo(id)?)?,
+            None => Vec::new(),
+        };
+        let (picture, scale) = Rgb::fit(&decode::decode_file(path, limits)?, VIEW_SIDE);
+        self.post.send(Event::Photo(Box::new(PhotoView {
+            path: path.to_owned(),
+            picture,
+            scale,
+            faces,
+        })));
+        Ok(())
+    }
+
+    fn open_face(&mut self, face_id: i64) -> Result<(), WorkerError> {
+        let hit = self.library()?.catalog.face_hits(&[face_id])?.pop();
+        let hit = hit.ok_or_else(|| {
+            file_error(
+                &self.dir,
+                format!("face {face_id} is no longer in the library"),
+            )
+        })?;
+        self.open_photo(&hit.path)
+    }
+
+    fn save_settings(&mut self, config: Config, ui: &serde_json::Value) -> Result<(), WorkerError> {
+        let dir = self.dir.clone();
+        write_json(&Config::path_in(&dir), &config)?;
+        write_json(&dir.join(UI_PREFS_FILE), ui)?;
+        self.library()?.config = config;
+        // The pipeline reads its thresholds when it is made.
+        self.pipeline = None;
+        self.report()
+    }
+}
+
+/// Writes `value` as JSON to a temporary file, then renames it over `path`.
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), WorkerError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| file_error(path, e))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| file_error(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+}
+
+/// `assets/` next to the executable, else in the source tree it was built from.
+fn samples_dir() -> Option<PathBuf> {
+    let beside_exe = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("assets")));
+    beside_exe
+        .into_iter()
+        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")])
+        .find(|dir| dir.join(SAMPLE_PHOTOS[0]).is_file())
+}
+
+/// Thumbnail requests, newest first, at most [`MAX_QUEUED_THUMBS`].
+#[derive(Default)]
+struct ThumbQueue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    keys: VecDeque<ThumbKey>,
+    queued: HashSet<ThumbKey>,
+    closed: bool,
+}
+
+impl ThumbQueue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, key: ThumbKey) -> Option<ThumbKey> {
+        let mut state = self.lock();
+        if !state.queued.insert(key) {
+            return None;
+        }
+        state.keys.push_front(key);
+        let dropped = (state.keys.len() > MAX_QUEUED_THUMBS)
+            .then(|| state.keys.pop_back())
+            .flatten();
+        if let Some(old) = dropped {
+            state.queued.remove(&old);
+        }
+        self.ready.notify_one();
+        dropped
+    }
+
+    /// The newest request; None once closed.
+    fn pop(&self) -> Option<ThumbKey> {
+        let mut state = self.lock();
+        loop {
+            if state.closed {
+                return None;
+            }
+            if let Some(key) = state.keys.pop_front() {
+                state.queued.remove(&key);
+                return Some(key);
+            }
+            state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+}
+
+struct ThumbLoader {
+    cache: Thumbs,
+    queue: Arc<ThumbQueue>,
+    post: Post,
+}
+
+impl ThumbLoader {
+    fn run(self) {
+        while let Some(key) = self.queue.pop() {
+            let path = match key {
+                ThumbKey::Face(id) => self.cache.face_path(id),
+                ThumbKey::Photo(id) => self.cache.photo_path(id),
+            };
+            let picture = image::open(&path).ok().map(|img| {
+                let rgb = img.into_rgb8();
+                Rgb {
+                    width: rgb.width(),
+                    height: rgb.height(),
+                    pixels: rgb.into_raw(),
+                }
+            });
+            self.post.send(Event::Thumb(key, picture));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumb_queue_serves_newest_first_and_drops_the_oldest() {
+        let queue = ThumbQueue::default();
+        assert_eq!(queue.push(ThumbKey::Face(1)), None);
+        assert_eq!(
+            queue.push(ThumbKey::Face(1)),
+            None,
+            "a repeat is not queued twice"
+        );
+        for id in 2..=MAX_QUEUED_THUMBS as i64 {
+            assert_eq!(queue.push(ThumbKey::Face(id)), None);
+        }
+        assert_eq!(queue.push(ThumbKey::Photo(7)), Some(ThumbKey::Face(1)));
+        assert_eq!(queue.pop(), Some(ThumbKey::Photo(7)));
+        assert_eq!(queue.pop(), Some(ThumbKey::Face(MAX_QUEUED_THUMBS as i64)));
+        queue.close();
+        assert_eq!(queue.pop(), None);
+    }
+
+    #[test]
+    fn job_handle_reaches_the_newest_job() {
+        let handle = JobHandle::default();
+        let first = handle.fresh();
+        handle.cancel();
+        assert!(first.should_stop());
+        let second = handle.fresh();
+        assert!(!second.should_stop(), "a new job starts unstopped");
+        handle.pause();
+        assert!(second.is_paused() && handle.is_paused());
+        handle.resume();
+        assert!(!second.is_paused());
+    }
+}

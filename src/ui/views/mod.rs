@@ -1,0 +1,7 @@
+//! One module per screen; each draws into the central panel.
+pub mod library;
+pub mod people;
+pub mod search;
+pub mod settings;
+pub mod viewer;
+pub mod welcome;

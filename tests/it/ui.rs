@@ -1,0 +1,180 @@
+//! The window, headless (egui_kittest), on the real worker, models and
+//! sample photos: welcome → the sample photos → indexing finishes → a face
+//! opens its photo → the people grid → a person → their photos → a path
+//! between two of them; a photo dropped on the window → its results.
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use facefind::compute::select::{BackendChoice, request};
+use facefind::ui::FacefindApp;
+use facefind::ui::state::View;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn window(data: &Path) -> Harness<'static, FacefindApp> {
+    request(Some(BackendChoice::Cpu)).ok();
+    Harness::builder()
+        .with_size([1200.0, 800.0])
+        .build_ui_state(|ui, app| app.frame(ui), FacefindApp::new(data.to_owned()))
+}
+
+/// Runs frames until `done` holds; the worker answers in its own time, so
+/// this waits (a generous bound only turns a hang into a failure).
+fn frames_until(
+    harness: &mut Harness<'static, FacefindApp>,
+    what: &str,
+    done: impl Fn(&FacefindApp) -> bool,
+) {
+    let start = Instant::now();
+    while !done(harness.state()) {
+        let errors = &harness.state().state.errors;
+        assert!(errors.is_empty(), "waiting for {what}: {errors:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no {what} after 300 s"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.step();
+}
+
+/// A file dropped on the window, as the windowing layer hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = window(dir.path());
+    frames_until(&mut harness, "the library", |app| {
+        app.state.library.is_some() && app.state.busy.is_none()
+    });
+    harness.get_by_label("Try the sample photos").click();
+    frames_until(&mut harness, "indexing to finish", |app| {
+        let s = &app.state;
+        s.busy.is_none()
+            && !s.face_ids.is_empty()
+            && s.library.as_ref().unwrap().counts.indexed == 4
+    });
+    let progress = harness.state().state.indexing.progress.unwrap();
+    assert_eq!((progress.done, progress.total, progress.failed), (4, 4, 0));
+    assert!(progress.faces >= 4, "{progress:?}");
+    assert_eq!(harness.state().state.view, View::Library);
+    harness.get_by_label("Skipped files (0)");
+    harness.get_by_label(&format!("{} photos · {} faces", 4, progress.faces));
+
+    // A face of the grid: highlight it, Enter opens its photo with its boxes.
+    let first = harness.state().state.face_ids[0];
+    harness.get_by_label(&format!("face {first}")).click();
+    harness.step();
+    harness.key_press(egui::Key::Enter);
+    frames_until(&mut harness, "the viewer", |app| app.state.viewer.is_some());
+    let viewer = harness.state().state.viewer.as_ref().unwrap();
+    let ids: Vec<i64> = viewer.faces.iter().map(|f| f.face_id).collect();
+    assert!(ids.contains(&first), "{ids:?}");
+    harness.get_by_label("Open in the system viewer");
+    harness.key_press(egui::Key::Escape);
+    harness.step();
+    assert!(harness.state().state.viewer.is_none());
+
+    // People: the three photos of Obama are one person; Enter opens them.
+    harness.get_by_label("People").click();
+    harness.step();
+    let obama = {
+        let people = &harness.state().state.people.all;
+        assert!(!people.is_empty(), "{people:?}");
+        people.iter().max_by_key(|p| p.faces).unwrap().clone()
+    };
+    assert!(obama.photos >= 2, "{obama:?}");
+    harness
+        .get_by_label(&format!("person {} · {}", obama.id, obama.photos))
+        .click();
+    harness.step();
+    harness.key_press(egui::Key::Enter);
+    frames_until(&mut harness, "the person's photos", |app| {
+        app.state.people.person.is_some() && app.state.busy.is_none()
+    });
+    let person = harness.state().state.people.person.as_ref().unwrap();
+    assert_eq!(person.id, obama.id);
+    let names: Vec<String> = person
+        .photos
+        .iter()
+        .map(|p| p.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| n.starts_with("obama")), "{names:?}");
+    for name in ["obama.jpg", "obama2.jpg"] {
+        assert!(names.contains(&name.to_string()), "{names:?}");
+    }
+
+    // A path: "Path from here" on one face, "Path to here" on another → the chain.
+    for (tile, action) in [
+        ("obama.jpg", "Path from here"),
+        ("obama2.jpg", "Path to here"),
+    ] {
+        harness.get_by_label(tile).click_secondary();
+        // The menu opens on the frame after the click.
+        harness.run_steps(2);
+        harness.get_by_label(action).click();
+        harness.step();
+    }
+    frames_until(&mut harness, "a path", |app| app.state.path.found.is_some());
+    let (from, to, chain) = harness.state().state.path.found.as_ref().unwrap();
+    let chain = chain.as_ref().expect("two photos of one person are linked");
+    assert_eq!(chain.steps.first().unwrap().face.face_id, *from);
+    assert_eq!(chain.steps.last().unwrap().face.face_id, *to);
+    assert!(chain.bottleneck > 0.3, "{}", chain.bottleneck);
+    harness.get_by_label(&format!("Path from face {from} to face {to}"));
+    harness.key_press(egui::Key::Escape);
+    harness.step();
+    assert!(
+        harness.state().state.people.person.is_none(),
+        "Esc goes back to the people grid"
+    );
+
+    // Dropping a photo anywhere searches with its largest face.
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(
+            root().join("assets/obama.jpg"),
+        )));
+    frames_until(&mut harness, "search results", |app| {
+        !app.state.search.hits.is_empty() && app.state.busy.is_none()
+    });
+    let app = harness.state();
+    assert_eq!(app.state.view, View::Search);
+    let shown: Vec<String> = app
+        .state
+        .visible_hits()
+        .iter()
+        .map(|h| {
+            h.face
+                .path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(shown[0], "obama.jpg", "{shown:?}");
+    assert!(shown.contains(&"obama2.jpg".to_string()), "{shown:?}");
+    assert!(!shown.contains(&"biden.jpg".to_string()), "{shown:?}");
+    let best = app.state.visible_hits()[0].similarity;
+    assert!(best > 0.99, "the photo itself is in the library: {best}");
+    harness.get_by_label("face 1");
+    harness.get_by_label(&format!("{best:.2}"));
+}
