@@ -3,6 +3,7 @@
 //! `benches/vs_faiss.sh` runs FAISS and hnswlib on the same files.
 
 pub mod ann;
+pub mod churn;
 pub mod data;
 pub mod kernels;
 pub mod rss;
@@ -66,6 +67,9 @@ pub enum BenchCommand {
     Ann(ann::AnnArgs),
     /// Every compute kernel on the CPU and the GPU, beside the machine's measured limits.
     Kernels(kernels::KernelsArgs),
+    /// Seeded random adds, removes, merges and compactions on an on-disk
+    /// index, printing each acknowledged one (for the kill test).
+    Churn(churn::ChurnArgs),
 }
 
 pub fn run(command: BenchCommand) -> BenchResult<()> {
@@ -73,6 +77,7 @@ pub fn run(command: BenchCommand) -> BenchResult<()> {
         BenchCommand::Gen(args) => synth::run(&args),
         BenchCommand::Gt(args) => synth::run_gt(&args),
         BenchCommand::Ann(args) => ann::run(&args),
+        BenchCommand::Churn(args) => churn::run(&args),
         BenchCommand::Kernels(args) => {
             kernels::run(&args).map_err(|e| BenchError::io(Path::new("bench kernels"), e))
         }

@@ -6,3 +6,4 @@ mod gpu;
 mod index;
 mod library;
 mod people;
+mod storage;
