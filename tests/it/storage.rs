@@ -482,3 +482,26 @@ fn damaged_files_give_typed_errors_naming_file_and_problem() {
     let (_t, err) = damaged(&data, |b| b[20] ^= 0x01);
     assert!(matches!(err, IndexError::Corrupt { .. }), "{err}");
 }
+
+#[test]
+fn bench_ann_on_disk_measures_cold_queries_and_churn_with_the_same_recall() {
+    let dir = tempfile::tempdir().unwrap();
+    super::bench::make_set(dir.path(), 3000, 20, 32, 9);
+    let args = super::bench::ann_args(dir.path(), "IVF16,PQ8x4fs,RFlat");
+    let memory = facefind::bench::ann::measure(&args).unwrap();
+    let disk = facefind::bench::ann::measure(&facefind::bench::ann::AnnArgs {
+        on_disk: true,
+        churn_batch: 7,
+        ..args
+    })
+    .unwrap();
+    assert!(disk.on_disk);
+    for (m, d) in memory.runs.iter().zip(&disk.runs) {
+        assert_eq!(m.recall_at_10, d.recall_at_10);
+        assert!(m.cold_single_ms.is_none());
+        assert!(d.cold_single_ms.is_some_and(|ms| ms > 0.0));
+    }
+    let churn = disk.churn.unwrap();
+    assert_eq!(churn.vectors, 20);
+    assert!(churn.add_per_s > 0.0 && churn.remove_per_s > 0.0);
+}
