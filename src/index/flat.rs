@@ -167,6 +167,11 @@ impl VectorIndex for FlatIndex {
         self.lists = Box::new(lists);
         Ok(self)
     }
+    fn to_memory(&self) -> IndexResult<Box<dyn VectorIndex>> {
+        let mut copy = Self::new(self.dim, self.metric);
+        invlists::copy_lists(&*self.lists, &mut *copy.lists)?;
+        Ok(Box::new(copy))
+    }
     fn save(&self, path: &Path) -> IndexResult<()> {
         format::save_atomic(path, |w| self.write_with(w, &*self.lists))
     }

@@ -717,6 +717,12 @@ impl VectorIndex for IvfIndex {
         self.lists = Box::new(lists);
         Ok(self)
     }
+    fn to_memory(&self) -> IndexResult<Box<dyn VectorIndex>> {
+        let mut copy = self.empty_like();
+        invlists::copy_lists(&*self.lists, &mut *copy.lists)?;
+        copy.ntotal = self.ntotal;
+        Ok(Box::new(copy))
+    }
     fn save(&self, path: &Path) -> IndexResult<()> {
         format::save_atomic(path, |w| self.write_with(w, &*self.lists))
     }

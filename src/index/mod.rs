@@ -176,6 +176,8 @@ pub trait VectorIndex: Send + Sync {
     /// Moves the index into a new index directory `dir` (lists on disk,
     /// see `ondisk`); from then on every `add` and `remove` is durable on return.
     fn into_dir(self: Box<Self>, dir: &Path) -> IndexResult<Box<dyn VectorIndex>>;
+    /// A copy with its lists in memory (a reader catching up privately).
+    fn to_memory(&self) -> IndexResult<Box<dyn VectorIndex>>;
     /// Writes the index to one file `path` (crash-safe: temporary file, fsync, rename).
     fn save(&self, path: &Path) -> IndexResult<()>;
     /// Bytes the index takes on disk (saved as one file, or its directory).

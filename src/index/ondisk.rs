@@ -17,8 +17,8 @@
 //!
 //! Every write lands in space the committed manifest does not reference:
 //! slots past a list's length inside its extent, or a new extent at the end
-//! of the file when a list outgrows its power-of-two capacity (FAISS's
-//! `OnDiskInvertedLists` habit). `commit` flushes the map, then replaces the
+//! of the file when a list outgrows its capacity (exact for a list filled in
+//! one go, then powers of two, as FAISS's `OnDiskInvertedLists` grows). `commit` flushes the map, then replaces the
 //! manifest; a crash before that leaves the old manifest naming old, intact
 //! bytes. Removal marks tombstones (searches skip them); a list is compacted
 //! into a fresh extent when a quarter of it is dead, and the whole file is
@@ -43,7 +43,7 @@ const DATA_MAGIC: [u8; 8] = *b"FFLISTS\0";
 /// Version of the data file layout this build writes and reads.
 pub const LISTS_VERSION: u32 = 1;
 const HEADER_LEN: u64 = 64;
-/// Smallest non-empty capacity: one block of 4-bit codes.
+/// Capacities are multiples of one block of 4-bit codes.
 const MIN_CAPACITY: usize = pq4::BLOCK;
 /// File growth step, so small appends do not remap every time.
 const GROW_STEP: u64 = 1 << 20;
@@ -406,18 +406,7 @@ impl OnDiskLists {
     fn compact_list(&mut self, list: usize) -> IndexResult<()> {
         let live = invlists::live_entries(self, list);
         self.dead.remove(&list);
-        let capacity = capacity_for(live.ids.len());
-        let offset = if capacity > 0 {
-            self.allocate(capacity)?
-        } else {
-            0
-        };
-        self.extents[list] = Extent {
-            offset,
-            capacity: capacity as u32,
-            len: 0,
-            crc: 0,
-        };
+        self.extents[list] = Extent::default();
         self.dirty.insert(list);
         if !live.ids.is_empty() {
             self.append(list, &live.codes, &live.ids, &live.vectors)?;
@@ -586,13 +575,9 @@ pub fn open_dir(dir: &Path, writable: bool) -> IndexResult<(OnDiskLists, PathBuf
     Ok((lists, path, bytes))
 }
 
-/// The power-of-two capacity that holds `n` entries (0 for none).
+/// The power-of-two capacity that holds `n` entries.
 fn capacity_for(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        n.next_power_of_two().max(MIN_CAPACITY)
-    }
+    n.next_power_of_two().max(MIN_CAPACITY)
 }
 
 fn bytes_of_ids(ids: &[u64]) -> &[u8] {
@@ -700,8 +685,16 @@ impl InvertedLists for OnDiskLists {
                 "list {list} would hold {new} vectors, over {MAX_LIST_LEN}"
             )));
         }
-        if new > self.extents[list].capacity as usize {
-            self.grow(list, capacity_for(new))?;
+        let capacity = self.extents[list].capacity as usize;
+        if new > capacity {
+            // a list filled in one go (a build, a compaction) gets no slack;
+            // one that grows gets power-of-two room, so growth stays amortised
+            let room = if capacity == 0 {
+                new.next_multiple_of(MIN_CAPACITY)
+            } else {
+                capacity_for(new)
+            };
+            self.grow(list, room)?;
         }
         let e = self.extents[list];
         let [c, i, v] = self.regions(e.offset, e.capacity as usize);

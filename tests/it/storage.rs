@@ -14,11 +14,18 @@ use facefind::error::IndexError;
 use facefind::index::invlists::{CodeLayout, InvertedLists, MemoryLists, live_entries};
 use facefind::index::ivf::IvfIndex;
 use facefind::index::ondisk::{self, OnDiskLists};
-use facefind::index::{SearchParams, VectorIndex, live_ids, load_index, open_index_dir};
+use facefind::index::{
+    JobControl, SearchParams, VectorIndex, live_ids, load_index, open_index_dir,
+};
+use facefind::library::catalog::{Catalog, FaceRow, PhotoInfo};
+use facefind::library::scan::scan;
+use facefind::library::vectors::{Catchup, Policy, VectorStore};
 
 use super::index::{build, clustered};
 
 const DIM: usize = 32;
+/// The dimension of face embeddings.
+const DIM_F: usize = facefind::faces::DIM;
 
 /// One stored entry: `(id, code, vector)`.
 type Entry = (u64, Vec<u8>, Vec<u8>);
@@ -229,9 +236,7 @@ fn parts_built_apart_merge_into_one_mutable_on_disk_index() {
         facefind::index::factory::ListCodec::Pq4fs { m: 8 },
         facefind::index::factory::Refine::F32,
     );
-    trained
-        .train(&base, &facefind::index::JobControl::default())
-        .unwrap();
+    trained.train(&base, &JobControl::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let parts: Vec<IvfIndex> = (0..3)
         .map(|p| {
@@ -504,4 +509,131 @@ fn bench_ann_on_disk_measures_cold_queries_and_churn_with_the_same_recall() {
     let churn = disk.churn.unwrap();
     assert_eq!(churn.vectors, 20);
     assert!(churn.add_per_s > 0.0 && churn.remove_per_s > 0.0);
+}
+
+/// A library of photos `names` in a temporary folder, scanned: (dir, catalog, photo ids).
+fn photo_library(names: &[&str]) -> (tempfile::TempDir, Catalog, Vec<i64>) {
+    let dir = tempfile::tempdir().unwrap();
+    for name in names {
+        std::fs::write(dir.path().join(name), name.as_bytes()).unwrap();
+    }
+    let mut catalog = Catalog::open(&dir.path().join("catalog.sqlite")).unwrap();
+    catalog.add_folder(dir.path()).unwrap();
+    let report = scan(&mut catalog, &JobControl::default()).unwrap();
+    (dir, catalog, report.new)
+}
+
+/// Records `n` faces with seeded unit embeddings on photo `photo`; returns (ids, vectors).
+fn add_faces(catalog: &mut Catalog, photo: i64, n: usize, seed: u64) -> (Vec<u64>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let rows: Vec<FaceRow> = (0..n)
+        .map(|_| {
+            let v: Vec<f32> = (0..facefind::faces::DIM).map(|_| rng.normal()).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            FaceRow {
+                bbox: [0.0, 0.0, 10.0, 10.0],
+                landmarks: [[1.0, 1.0]; 5],
+                score: 0.9,
+                quality: 0.9,
+                embedding: v.iter().map(|x| x / norm).collect(),
+            }
+        })
+        .collect();
+    let info = PhotoInfo {
+        width: 10,
+        height: 10,
+        taken_at: None,
+    };
+    let ids = catalog
+        .write(|tx| tx.finish_photo(photo, &info, &rows))
+        .unwrap();
+    (
+        ids.iter().map(|&i| i as u64).collect(),
+        rows.iter().flat_map(|r| r.embedding.clone()).collect(),
+    )
+}
+
+fn delete_photo(catalog: &mut Catalog, photo: i64) -> Vec<u64> {
+    let ids = catalog.write(|tx| tx.delete_photo(photo)).unwrap();
+    ids.iter().map(|&i| i as u64).collect()
+}
+
+/// The store starts exact, adds and removes by id (no rebuild), re-trains
+/// into IVF-PQ in the background while the old index answers and takes
+/// changes, switches, and on reopen reconciles with the catalog by id.
+#[test]
+fn the_library_index_lives_on_disk_grows_shrinks_and_retrains_in_the_background() {
+    let (dir, mut catalog, photos) = photo_library(&["a.jpg", "b.jpg", "c.jpg"]);
+    let index_dir = dir.path().join("index");
+    let policy = Policy { flat_below: 1000 };
+    let ctl = JobControl::default();
+    let (a_ids, a_vecs) = add_faces(&mut catalog, photos[0], 200, 1);
+    let (mut store, catchup) =
+        VectorStore::open_with(&index_dir, &catalog, &ctl, true, policy).unwrap();
+    assert_eq!(catchup, Catchup::Rebuilt("there was no saved index"));
+    assert_eq!(store.index().spec(), "Flat");
+    assert!(
+        store.index().lists().as_on_disk().is_some(),
+        "the index is on disk"
+    );
+    let first = |store: &VectorStore, v: &[f32]| store.search(v, 1).unwrap().ids[0];
+    assert_eq!(first(&store, &a_vecs[..DIM_F]), a_ids[0]);
+
+    // grows past the policy: re-training starts, the old index keeps answering
+    let (b_ids, b_vecs) = add_faces(&mut catalog, photos[1], 1800, 2);
+    store
+        .add(&b_ids, &b_vecs, catalog.face_mark().unwrap())
+        .unwrap();
+    assert_eq!(store.index().ntotal(), 2000);
+    assert_eq!(first(&store, &b_vecs[..DIM_F]), b_ids[0]);
+    let gone = delete_photo(&mut catalog, photos[0]);
+    assert_eq!(
+        store.remove(&gone, catalog.face_mark().unwrap()).unwrap(),
+        200
+    );
+    let (c_ids, c_vecs) = add_faces(&mut catalog, photos[2], 50, 3);
+    store
+        .add(&c_ids, &c_vecs, catalog.face_mark().unwrap())
+        .unwrap();
+    store.wait_for_rebuild().unwrap();
+    assert!(!store.rebuilding());
+    assert!(
+        store.index().spec().starts_with("IVF"),
+        "{}",
+        store.index().spec()
+    );
+    // the changes made during the re-training reached the new index
+    assert_eq!(store.index().ntotal(), 1850);
+    assert_eq!(first(&store, &c_vecs[..DIM_F]), c_ids[0]);
+    assert_eq!(first(&store, &b_vecs[..DIM_F]), b_ids[0]);
+    assert!(
+        !store
+            .search(&a_vecs[..DIM_F], 10)
+            .unwrap()
+            .ids
+            .contains(&a_ids[0])
+    );
+    let spec = store.index().spec();
+    drop(store);
+
+    // a deletion the index missed (e.g. a crash) is caught up by id on reopen
+    let gone = delete_photo(&mut catalog, photos[2]);
+    let (store, catchup) =
+        VectorStore::open_with(&index_dir, &catalog, &ctl, true, policy).unwrap();
+    assert_eq!(catchup, Catchup::Appended(0));
+    assert_eq!(store.index().spec(), spec, "no rebuild for a removal");
+    assert_eq!(store.index().ntotal(), 1800);
+    assert!(
+        !store
+            .search(&c_vecs[..DIM_F], 10)
+            .unwrap()
+            .ids
+            .contains(&gone[0])
+    );
+    drop(store);
+    // a reader sees the same, read-only
+    let (reader, catchup) =
+        VectorStore::open_with(&index_dir, &catalog, &ctl, false, policy).unwrap();
+    assert_eq!(catchup, Catchup::UpToDate);
+    assert_eq!(first(&reader, &b_vecs[..DIM_F]), b_ids[0]);
 }
