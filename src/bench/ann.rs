@@ -21,7 +21,9 @@ use serde::Serialize;
 use super::data::{Dataset, Identities};
 use super::{BenchError, BenchResult, rss};
 use crate::index::factory::index_factory;
-use crate::index::{JobControl, NO_ID, SearchParams, SearchResults, VectorIndex, load_index};
+use crate::index::{
+    JobControl, NO_ID, SearchParams, SearchResults, VectorIndex, load_index, open_index_dir,
+};
 
 /// The k of recall@k and of the timed searches.
 const K: usize = 10;
@@ -49,6 +51,17 @@ pub struct AnnArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Keep the lists on disk (an index directory, memory-mapped) and also
+    /// time single queries with a cold page cache.
+    #[arg(long)]
+    pub on_disk: bool,
+    /// Queries timed one at a time with the page cache dropped before each (--on-disk).
+    #[arg(long, default_value_t = 20)]
+    pub cold_queries: usize,
+    /// Vectors per call when timing add and remove throughput (the query
+    /// vectors are added under new ids, then removed); 0 skips it.
+    #[arg(long, default_value_t = 100)]
+    pub churn_batch: usize,
 }
 
 /// One point of the nprobe sweep.
@@ -61,6 +74,19 @@ pub struct AnnRun {
     pub person_recall: Option<f64>,
     pub qps_batch: f64,
     pub qps_single: f64,
+    /// Mean latency of one query with the page cache dropped first (--on-disk).
+    pub cold_single_ms: Option<f64>,
+    /// Resident memory right after the timed searches.
+    pub rss_bytes: Option<u64>,
+}
+
+/// Throughput of adding into and removing from the built index.
+#[derive(Clone, Debug, Serialize)]
+pub struct Churn {
+    pub batch: usize,
+    pub vectors: usize,
+    pub add_per_s: f64,
+    pub remove_per_s: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -75,7 +101,9 @@ pub struct AnnReport {
     pub build_peak_rss_bytes: Option<u64>,
     pub k_factor: usize,
     pub threads: usize,
+    pub on_disk: bool,
     pub runs: Vec<AnnRun>,
+    pub churn: Option<Churn>,
 }
 
 /// Share of the true top-`K` (first `K` of each `k_gt`-row of `gt`) in the returned top-`K`.
@@ -154,6 +182,7 @@ fn build(
     set: Dataset,
     spec: &str,
     dir: &Path,
+    on_disk: bool,
 ) -> BenchResult<(Box<dyn VectorIndex>, [f64; 2], u64)> {
     let m = &set.meta;
     let mut index = index_factory(spec, m.dim, m.metric()?, m.n)?;
@@ -169,12 +198,62 @@ fn build(
     for w in ctl.warnings() {
         eprintln!("warning: {w}");
     }
+    drop(set);
+    if on_disk {
+        let path = dir.join("index");
+        let bytes = index.into_dir(&path)?.bytes_on_disk();
+        return Ok((open_index_dir(&path, true)?, [train_s, add_s], bytes));
+    }
     let path = dir.join("index.ffx");
     index.save(&path)?;
     let bytes = index.bytes_on_disk();
     drop(index);
-    drop(set);
     Ok((load_index(&path)?, [train_s, add_s], bytes))
+}
+
+/// Mean milliseconds of one query with the lists dropped from the page cache first.
+fn cold_single_ms(
+    index: &dyn VectorIndex,
+    queries: &[f32],
+    dim: usize,
+    count: usize,
+    params: &SearchParams,
+) -> BenchResult<Option<f64>> {
+    let Some(disk) = index.lists().as_on_disk() else {
+        return Ok(None);
+    };
+    let mut total = 0.0;
+    let n = count.min(queries.len() / dim).max(1);
+    for q in queries.chunks_exact(dim).take(n) {
+        disk.drop_page_cache()?;
+        let t = Instant::now();
+        index.search(q, K, params)?;
+        total += seconds_since(t);
+    }
+    Ok(Some(total * 1e3 / n as f64))
+}
+
+/// Adds the query vectors under new ids `batch` at a time, then removes them.
+fn churn(index: &mut dyn VectorIndex, queries: &[f32], batch: usize) -> BenchResult<Churn> {
+    let dim = index.dim();
+    let first = index.ntotal() as u64 + (1 << 40);
+    let ids: Vec<u64> = (first..first + (queries.len() / dim) as u64).collect();
+    let t = Instant::now();
+    for (q, i) in queries.chunks(batch * dim).zip(ids.chunks(batch)) {
+        index.add(q, i)?;
+    }
+    let add_per_s = ids.len() as f64 / seconds_since(t);
+    let t = Instant::now();
+    for i in ids.chunks(batch) {
+        index.remove(i)?;
+    }
+    let remove_per_s = ids.len() as f64 / seconds_since(t);
+    Ok(Churn {
+        batch,
+        vectors: ids.len(),
+        add_per_s,
+        remove_per_s,
+    })
 }
 
 /// Runs the whole measurement (on the current rayon pool).
@@ -191,7 +270,8 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
     // The queries outlive the base: copy them before the mapping goes.
     let queries = set.queries.as_slice().to_vec();
     let scratch = ScratchDir::new()?;
-    let (index, [train_s, add_s], index_bytes) = build(set, &args.index, &scratch.0)?;
+    let (mut index, [train_s, add_s], index_bytes) =
+        build(set, &args.index, &scratch.0, args.on_disk)?;
     let build_peak_rss_bytes = rss::peak_rss();
     let reset = rss::reset_peak();
     let has_lists = index.spec().contains("IVF");
@@ -221,18 +301,26 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
             index.search(q, K, &params)?;
         }
         let qps_single = single as f64 / seconds_since(t);
+        let rss_bytes = rss::current_rss();
         let run = AnnRun {
             nprobe,
             recall_at_10: recall_at_k(&res, &gt, meta.k_gt),
             person_recall: person,
             qps_batch,
             qps_single,
+            cold_single_ms: cold_single_ms(&*index, &queries, dim, args.cold_queries, &params)?,
+            rss_bytes,
         };
         if !args.json {
             eprintln!("  nprobe {nprobe}: recall@10 {:.4}", run.recall_at_10);
         }
         runs.push(run);
     }
+    let peak_rss_bytes = if reset { rss::peak_rss() } else { None };
+    let churn = match args.churn_batch {
+        0 => None,
+        batch => Some(churn(&mut *index, &queries, batch)?),
+    };
     Ok(AnnReport {
         index: index.spec(),
         n: meta.n,
@@ -240,11 +328,13 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
         train_s,
         add_s,
         index_bytes,
-        peak_rss_bytes: if reset { rss::peak_rss() } else { None },
+        peak_rss_bytes,
         build_peak_rss_bytes,
         k_factor: args.k_factor,
         threads: rayon::current_num_threads(),
+        on_disk: args.on_disk,
         runs,
+        churn,
     })
 }
 
@@ -256,8 +346,13 @@ fn mib(b: Option<u64>) -> String {
 
 fn print_table(r: &AnnReport) {
     println!(
-        "index {} on {} vectors of {} dims, {} threads, k_factor {}",
-        r.index, r.n, r.dim, r.threads, r.k_factor
+        "index {} on {} vectors of {} dims, {} threads, k_factor {}, lists {}",
+        r.index,
+        r.n,
+        r.dim,
+        r.threads,
+        r.k_factor,
+        if r.on_disk { "on disk" } else { "in memory" }
     );
     println!(
         "train {:.2} s, add {:.2} s, {} bytes on disk ({:.1} per vector), peak RSS building {}, searching {}",
@@ -268,8 +363,10 @@ fn print_table(r: &AnnReport) {
         mib(r.build_peak_rss_bytes),
         mib(r.peak_rss_bytes)
     );
-    println!("| nprobe | recall@10 | person_recall | QPS batch | QPS single |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "| nprobe | recall@10 | person_recall | QPS batch | QPS single | cold single ms | RSS |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for run in &r.runs {
         let nprobe = if run.nprobe == 0 {
             "-".to_string()
@@ -277,9 +374,19 @@ fn print_table(r: &AnnReport) {
             run.nprobe.to_string()
         };
         let person = run.person_recall.map_or("-".into(), |p| format!("{p:.4}"));
+        let cold = run.cold_single_ms.map_or("-".into(), |c| format!("{c:.2}"));
         println!(
-            "| {nprobe} | {:.4} | {person} | {:.0} | {:.0} |",
-            run.recall_at_10, run.qps_batch, run.qps_single
+            "| {nprobe} | {:.4} | {person} | {:.0} | {:.0} | {cold} | {} |",
+            run.recall_at_10,
+            run.qps_batch,
+            run.qps_single,
+            mib(run.rss_bytes)
+        );
+    }
+    if let Some(c) = &r.churn {
+        println!(
+            "add {:.0} vectors/s, remove {:.0} vectors/s ({} vectors, {} per call)",
+            c.add_per_s, c.remove_per_s, c.vectors, c.batch
         );
     }
 }

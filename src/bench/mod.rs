@@ -3,6 +3,7 @@
 //! `benches/vs_faiss.sh` runs FAISS and hnswlib on the same files.
 
 pub mod ann;
+pub mod churn;
 pub mod data;
 pub mod kernels;
 pub mod people;
@@ -69,6 +70,9 @@ pub enum BenchCommand {
     Kernels(kernels::KernelsArgs),
     /// People: clustering quality on a labelled library, or clustering and path time on a data set.
     People(people::PeopleArgs),
+    /// Seeded random adds, removes, merges and compactions on an on-disk
+    /// index, printing each acknowledged one (for the kill test).
+    Churn(churn::ChurnArgs),
 }
 
 pub fn run(command: BenchCommand) -> BenchResult<()> {
@@ -77,6 +81,7 @@ pub fn run(command: BenchCommand) -> BenchResult<()> {
         BenchCommand::Gt(args) => synth::run_gt(&args),
         BenchCommand::Ann(args) => ann::run(&args),
         BenchCommand::People(args) => people::run(&args),
+        BenchCommand::Churn(args) => churn::run(&args),
         BenchCommand::Kernels(args) => {
             kernels::run(&args).map_err(|e| BenchError::io(Path::new("bench kernels"), e))
         }

@@ -67,6 +67,24 @@ fn library_checks(data_dir: &Path) -> Vec<Check> {
                 )),
             };
             checks.push(("vector index".into(), state));
+            if let Some(disk) = index.lists().as_on_disk() {
+                let bytes = index.bytes_on_disk();
+                let files = disk.verify().map(|()| {
+                    format!(
+                        "{bytes} bytes on disk ({:.0} per vector), every list's checksum matches",
+                        bytes as f64 / index.ntotal().max(1) as f64
+                    )
+                });
+                checks.push((
+                    "index files".into(),
+                    files.map_err(|e| {
+                        format!(
+                            "{e}; delete {} and run `facefind index` (no folders needed) to rebuild it from the catalog",
+                            data_dir.join("index").join("CURRENT").display()
+                        )
+                    }),
+                ));
+            }
         }
         Err(err) => checks.push(("library".into(), Err(err.to_string()))),
     }

@@ -113,6 +113,12 @@ impl Spec {
         if n_hint < AUTO_FLAT_BELOW {
             return Spec::Flat;
         }
+        Spec::auto_ivf(dim, n_hint)
+    }
+
+    /// The IVF half of [`Spec::auto`], for any `n_hint` (the library's
+    /// index policy may switch at another size than `AUTO_FLAT_BELOW`).
+    pub fn auto_ivf(dim: usize, n_hint: usize) -> Spec {
         let nlist = ((4.0 * (n_hint as f64).sqrt()).ceil() as usize).next_power_of_two();
         let m = (1..=(dim / 4).max(64).min(dim / 2))
             .rev()

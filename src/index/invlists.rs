@@ -2,6 +2,8 @@
 //! the spec re-ranks) their full-precision copies, as FAISS lays lists out.
 //! The search code sees only the `InvertedLists` trait, so lists can live in
 //! memory (`MemoryLists`, here) or in a mapped file.
+use std::collections::HashSet;
+
 use super::format::{Reader, Writer};
 use crate::compute::pq4;
 use crate::error::{IndexError, IndexResult};
@@ -53,6 +55,127 @@ pub trait InvertedLists: Send + Sync {
     /// each) and re-ranking copies (`vector_bytes` each).
     fn append(&mut self, list: usize, codes: &[u8], ids: &[u64], vectors: &[u8])
     -> IndexResult<()>;
+    /// Removes the vectors whose id is in `ids`; returns how many were removed.
+    /// In memory they go at once; on disk they become tombstones first.
+    fn remove(&mut self, ids: &HashSet<u64>) -> IndexResult<usize>;
+    /// Entries of list `list` that are removed but still stored (searches skip them).
+    fn dead(&self, _list: usize) -> usize {
+        0
+    }
+    /// Whether position `pos` of list `list` is a removed entry.
+    fn is_dead(&self, _list: usize, _pos: usize) -> bool {
+        false
+    }
+    /// Makes every change so far durable; until then a crash may lose them.
+    /// A no-op for lists that live in memory.
+    fn commit(&mut self) -> IndexResult<()> {
+        Ok(())
+    }
+    /// Rewrites the lists without their removed entries now (on disk, into
+    /// the next generation of files); lists in memory hold none.
+    fn compact(&mut self) -> IndexResult<()> {
+        Ok(())
+    }
+    /// The on-disk lists behind this trait object, if that is what they are.
+    fn as_on_disk(&self) -> Option<&super::ondisk::OnDiskLists> {
+        None
+    }
+}
+
+/// The ids of every live entry, list by list.
+pub fn live_ids(lists: &dyn InvertedLists) -> Vec<u64> {
+    (0..lists.nlist())
+        .flat_map(|l| {
+            lists
+                .ids(l)
+                .iter()
+                .enumerate()
+                .filter(move |&(pos, _)| !lists.is_dead(l, pos))
+                .map(|(_, &id)| id)
+        })
+        .collect()
+}
+
+/// The live vectors of one list, codes unpacked (`code_size` bytes each).
+pub struct ListEntries {
+    pub codes: Vec<u8>,
+    pub ids: Vec<u64>,
+    pub vectors: Vec<u8>,
+}
+
+/// The live entries of list `list` (removed ones left out), codes unpacked.
+pub fn live_entries(lists: &dyn InvertedLists, list: usize) -> ListEntries {
+    let (layout, vb) = (lists.layout(), lists.vector_bytes());
+    let cs = layout.code_size();
+    let (codes, ids, vectors) = (lists.codes(list), lists.ids(list), lists.vectors(list));
+    let mut out = ListEntries {
+        codes: Vec::with_capacity(ids.len() * cs),
+        ids: Vec::with_capacity(ids.len()),
+        vectors: Vec::with_capacity(ids.len() * vb),
+    };
+    for (pos, &id) in ids.iter().enumerate() {
+        if lists.is_dead(list, pos) {
+            continue;
+        }
+        match layout {
+            CodeLayout::Flat { code_size } => {
+                out.codes
+                    .extend_from_slice(&codes[pos * code_size..(pos + 1) * code_size]);
+            }
+            CodeLayout::Packed4 { m } => {
+                let block = &codes[pos / pq4::BLOCK * pq4::block_bytes(m)..];
+                out.codes
+                    .extend((0..m).map(|j| pq4::get_code(block, pos % pq4::BLOCK, j)));
+            }
+        }
+        out.ids.push(id);
+        out.vectors
+            .extend_from_slice(&vectors[pos * vb..(pos + 1) * vb]);
+    }
+    out
+}
+
+/// Live vectors in all lists.
+pub fn live_count(lists: &dyn InvertedLists) -> usize {
+    (0..lists.nlist())
+        .map(|l| lists.list_len(l) - lists.dead(l))
+        .sum()
+}
+
+/// Copies every live entry of `from` into `to` (same layout), list by list.
+pub fn copy_lists(from: &dyn InvertedLists, to: &mut dyn InvertedLists) -> IndexResult<()> {
+    assert_eq!(from.layout(), to.layout(), "same code layout");
+    assert_eq!(from.nlist(), to.nlist(), "same list count");
+    for list in 0..from.nlist() {
+        let e = live_entries(from, list);
+        if !e.ids.is_empty() {
+            to.append(list, &e.codes, &e.ids, &e.vectors)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `codes` (unpacked, `layout.code_size()` each) into slots `start..` of
+/// `stored`, which holds `layout.stored_len(start + n)` bytes.
+pub fn put_codes(layout: CodeLayout, stored: &mut [u8], start: usize, codes: &[u8]) {
+    let cs = layout.code_size();
+    match layout {
+        CodeLayout::Flat { .. } => {
+            stored[start * cs..start * cs + codes.len()].copy_from_slice(codes)
+        }
+        CodeLayout::Packed4 { m } => {
+            let bb = pq4::block_bytes(m);
+            for (i, code) in codes.chunks_exact(cs).enumerate() {
+                let slot = start + i;
+                let block = slot / pq4::BLOCK;
+                pq4::set_codes(
+                    &mut stored[block * bb..(block + 1) * bb],
+                    slot % pq4::BLOCK,
+                    code,
+                );
+            }
+        }
+    }
 }
 
 /// Growable lists in RAM. Bytes are kept in `u64` words so that f32 and f16
@@ -170,38 +293,65 @@ impl InvertedLists for MemoryLists {
             )));
         }
         let layout = self.layout;
-        let stored = bytes_mut(&mut self.codes[list], layout.stored_len(new));
-        match layout {
-            CodeLayout::Flat { .. } => stored[old * cs..].copy_from_slice(codes),
-            CodeLayout::Packed4 { m } => {
-                let bb = pq4::block_bytes(m);
-                for (i, code) in codes.chunks_exact(cs).enumerate() {
-                    let slot = old + i;
-                    let block = slot / pq4::BLOCK;
-                    pq4::set_codes(
-                        &mut stored[block * bb..(block + 1) * bb],
-                        slot % pq4::BLOCK,
-                        code,
-                    );
-                }
-            }
-        }
+        put_codes(
+            layout,
+            bytes_mut(&mut self.codes[list], layout.stored_len(new)),
+            old,
+            codes,
+        );
         let vb = self.vector_bytes;
         bytes_mut(&mut self.vectors[list], new * vb)[old * vb..].copy_from_slice(vectors);
         self.ids[list].extend_from_slice(ids);
         Ok(())
     }
+    fn remove(&mut self, ids: &HashSet<u64>) -> IndexResult<usize> {
+        let mut removed = 0;
+        for list in 0..self.nlist() {
+            if !self.ids[list].iter().any(|id| ids.contains(id)) {
+                continue;
+            }
+            let all = live_entries(self, list);
+            let (cs, vb) = (self.layout.code_size(), self.vector_bytes);
+            let keep: Vec<usize> = (0..all.ids.len())
+                .filter(|&i| !ids.contains(&all.ids[i]))
+                .collect();
+            let pick = |bytes: &[u8], size: usize| -> Vec<u8> {
+                keep.iter()
+                    .flat_map(|&i| bytes[i * size..(i + 1) * size].iter().copied())
+                    .collect()
+            };
+            let (codes, vectors) = (pick(&all.codes, cs), pick(&all.vectors, vb));
+            let kept: Vec<u64> = keep.iter().map(|&i| all.ids[i]).collect();
+            self.codes[list].clear();
+            self.vectors[list].clear();
+            self.ids[list].clear();
+            self.append(list, &codes, &kept, &vectors)?;
+            removed += all.ids.len() - kept.len();
+        }
+        Ok(removed)
+    }
 }
 
-/// Writes any lists in the format `MemoryLists::read` reads.
+/// Writes the live entries of any lists in the format `MemoryLists::read` reads.
 pub fn write_lists<W: std::io::Write>(w: &mut Writer<W>, lists: &dyn InvertedLists) {
     w.fourcc(b"ILmm");
     w.usize(lists.nlist());
     w.usize(lists.vector_bytes());
     for list in 0..lists.nlist() {
-        w.u64s(lists.ids(list));
-        w.u8s(lists.codes(list));
-        w.u8s(lists.vectors(list));
+        if lists.dead(list) == 0 {
+            w.u64s(lists.ids(list));
+            w.u8s(lists.codes(list));
+            w.u8s(lists.vectors(list));
+        } else {
+            let e = live_entries(lists, list);
+            let mut packed = MemoryLists::new(1, lists.layout(), lists.vector_bytes());
+            packed
+                .append(0, &e.codes, &e.ids, &e.vectors)
+                .expect("a list that fitted before fits again");
+            w.u64s(packed.ids(0));
+            w.u8s(packed.codes(0));
+            w.u8s(packed.vectors(0));
+        }
     }
 }
 

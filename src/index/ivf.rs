@@ -7,6 +7,7 @@
 //! Candidates are labelled by their place, `list << 32 | position`, so the
 //! ids and re-ranking copies are found in the list beside the code: no
 //! per-vector table outside the lists.
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use super::factory::{ListCodec, Refine, Spec};
 use super::format::{self, Reader, Writer};
 use super::invlists::{self, CodeLayout, InvertedLists, MemoryLists};
 use super::kmeans::{self, KMeansParams};
+use super::ondisk;
 use super::pq::ProductQuantizer;
 use super::refine;
 use super::{JobControl, Metric, NO_ID, SearchParams, SearchResults, VectorIndex, check};
@@ -245,6 +247,15 @@ impl IvfIndex {
         }
     }
 
+    /// Candidates to keep for `kk` live ones: the removed entries of the
+    /// probed lists may take places in the heap, and are dropped in `finish`.
+    fn heap_size(&self, kk: usize, probes: &[(f32, u32)]) -> usize {
+        kk + probes
+            .iter()
+            .map(|&(_, l)| self.lists.dead(l as usize))
+            .sum::<usize>()
+    }
+
     /// Scans the given lists for one query into a heap of `kk` candidates.
     fn scan_lists(&self, q: &[f32], probes: &[(f32, u32)], kk: usize) -> TopKHeap {
         let mut heap = TopKHeap::new(kk);
@@ -263,7 +274,10 @@ impl IvfIndex {
     /// stay in L1 while every query probing it is scanned.
     fn scan_batch(&self, queries: &[f32], probes: &[Vec<(f32, u32)>], kk: usize) -> Vec<TopKHeap> {
         let d = self.dim;
-        let mut heaps = vec![TopKHeap::new(kk); probes.len()];
+        let mut heaps: Vec<TopKHeap> = probes
+            .iter()
+            .map(|p| TopKHeap::new(self.heap_size(kk, p)))
+            .collect();
         let mut tables: Vec<QueryTables> = queries
             .chunks_exact(d)
             .map(|q| self.query_tables(q))
@@ -304,12 +318,17 @@ impl IvfIndex {
     }
 
     /// Final `(distance, id)` results of one query, best first.
-    fn finish(&self, q: &[f32], heap: TopKHeap, k: usize) -> Vec<(f32, u64)> {
+    fn finish(&self, q: &[f32], heap: TopKHeap, k: usize, kk: usize) -> Vec<(f32, u64)> {
         let id = |label: u64| {
             let (list, pos) = label_place(label);
             self.lists.ids(list)[pos]
         };
-        let candidates = heap.into_sorted();
+        let mut candidates = heap.into_sorted();
+        candidates.retain(|&(_, l)| {
+            let (list, pos) = label_place(l);
+            !self.lists.is_dead(list, pos)
+        });
+        candidates.truncate(kk);
         if self.refine_kind == Refine::None {
             return candidates.into_iter().map(|(d, l)| (d, id(l))).collect();
         }
@@ -333,7 +352,8 @@ impl IvfIndex {
             .collect()
     }
 
-    fn write<W: std::io::Write>(&self, w: &mut Writer<W>) {
+    /// Writes the index with `lists` (its own, or empty ones for a quantizer file).
+    fn write_with<W: std::io::Write>(&self, w: &mut Writer<W>, lists: &dyn InvertedLists) {
         w.fourcc(FOURCC);
         w.usize(self.dim);
         w.metric(self.metric);
@@ -351,12 +371,93 @@ impl IvfIndex {
             Refine::F32 => 1,
             Refine::F16 => 2,
         });
-        w.usize(self.ntotal);
+        w.usize(invlists::live_count(lists));
         w.f32s(&self.centroids);
         if let Some(pq) = &self.pq {
             pq.write(w);
         }
-        invlists::write_lists(w, &*self.lists);
+        invlists::write_lists(w, lists);
+    }
+
+    fn empty_lists(&self) -> MemoryLists {
+        MemoryLists::new(
+            self.nlist,
+            layout(self.codec, self.dim),
+            refine::vector_bytes(self.refine_kind, self.dim),
+        )
+    }
+
+    /// An empty index with the same trained quantisers, lists in memory: for
+    /// parts built apart and merged later (see [`IvfIndex::merge_from`]).
+    pub fn empty_like(&self) -> Self {
+        Self {
+            centroids: self.centroids.clone(),
+            pq: self.pq.clone(),
+            ntotal: 0,
+            lists: Box::new(self.empty_lists()),
+            backend: self.backend.clone(),
+            ..*self
+        }
+    }
+
+    /// Appends every live vector of `other`, which must share this index's
+    /// trained quantisers bit for bit (as `empty_like` parts do); commits.
+    pub fn merge_from(&mut self, other: &IvfIndex) -> IndexResult<()> {
+        let same_pq = match (&self.pq, &other.pq) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.m == b.m && a.ksub == b.ksub && a.codebooks == b.codebooks,
+            _ => false,
+        };
+        if self.spec() != other.spec()
+            || self.metric != other.metric
+            || self.dim != other.dim
+            || self.centroids != other.centroids
+            || !same_pq
+        {
+            return Err(IndexError::Param(format!(
+                "cannot merge {} into {}: the parts were not trained together",
+                other.spec(),
+                self.spec()
+            )));
+        }
+        invlists::copy_lists(&*other.lists, &mut *self.lists)?;
+        self.ntotal += other.ntotal;
+        self.lists.commit()
+    }
+
+    /// Opens an IVF index directory written by `into_dir`.
+    pub fn open_dir(dir: &Path, writable: bool) -> IndexResult<Self> {
+        let (lists, path, data) = ondisk::open_dir(dir, writable)?;
+        let mut r = Reader::new(&path, &data);
+        r.expect(FOURCC)?;
+        let index = Self::read(&mut r)?.with_lists(Box::new(lists), &path)?;
+        r.done()?;
+        Ok(index)
+    }
+
+    /// Rewrites the lists without their removed entries (see `InvertedLists::compact`).
+    pub fn compact(&mut self) -> IndexResult<()> {
+        self.lists.compact()
+    }
+
+    /// Takes lists opened from an index directory in place of the (empty)
+    /// ones read from its quantizer file, checking that they fit.
+    pub fn with_lists(mut self, lists: Box<dyn InvertedLists>, path: &Path) -> IndexResult<Self> {
+        let want = self.empty_lists();
+        if self.ntotal != 0
+            || !self.is_trained()
+            || lists.nlist() != self.nlist
+            || lists.layout() != want.layout()
+            || lists.vector_bytes() != want.vector_bytes()
+        {
+            return Err(IndexError::corrupt(
+                path,
+                format!("the lists do not fit the quantizer of {}", self.spec()),
+            ));
+        }
+        self.ntotal = invlists::live_count(&*lists);
+        self.lists = lists;
+        Ok(self)
     }
 
     /// Reads the object after its four-character code, validating every size.
@@ -509,7 +610,7 @@ impl VectorIndex for IvfIndex {
         for (d, i) in data.chunks(ADD_CHUNK * self.dim).zip(ids.chunks(ADD_CHUNK)) {
             self.add_chunk(d, i)?;
         }
-        Ok(())
+        self.lists.commit()
     }
 
     fn search(
@@ -547,7 +648,7 @@ impl VectorIndex for IvfIndex {
                     let finished: Vec<_> = qs
                         .chunks_exact(d)
                         .zip(heaps)
-                        .map(|(q, h)| self.finish(q, h, k))
+                        .map(|(q, h)| self.finish(q, h, k, kk))
                         .collect();
                     finished
                 })
@@ -559,21 +660,22 @@ impl VectorIndex for IvfIndex {
                 .map(|i| {
                     let q = &queries[i * d..(i + 1) * d];
                     let parts = threads.min(probes[i].len()).max(1);
+                    let size = self.heap_size(kk, &probes[i]);
                     let heap = (0..parts)
                         .into_par_iter()
                         .map(|t| {
                             let mine: Vec<(f32, u32)> =
                                 probes[i].iter().skip(t).step_by(parts).copied().collect();
-                            self.scan_lists(q, &mine, kk)
+                            self.scan_lists(q, &mine, size)
                         })
                         .reduce(
-                            || TopKHeap::new(kk),
+                            || TopKHeap::new(size),
                             |mut a, b| {
                                 a.merge(&b);
                                 a
                             },
                         );
-                    self.finish(q, heap, k)
+                    self.finish(q, heap, k, kk)
                 })
                 .collect()
         };
@@ -595,10 +697,42 @@ impl VectorIndex for IvfIndex {
         Ok(out)
     }
 
+    fn remove(&mut self, ids: &[u64]) -> IndexResult<usize> {
+        let set: HashSet<u64> = ids.iter().copied().collect();
+        let removed = self.lists.remove(&set)?;
+        self.ntotal -= removed;
+        self.lists.commit()?;
+        Ok(removed)
+    }
+    fn lists(&self) -> &dyn InvertedLists {
+        &*self.lists
+    }
+    fn into_dir(mut self: Box<Self>, dir: &Path) -> IndexResult<Box<dyn VectorIndex>> {
+        if !self.is_trained() {
+            return Err(IndexError::NotTrained);
+        }
+        let empty = self.empty_lists();
+        let lists =
+            ondisk::create_dir(dir, self.seed, &*self.lists, |w| self.write_with(w, &empty))?;
+        self.lists = Box::new(lists);
+        Ok(self)
+    }
+    fn to_memory(&self) -> IndexResult<Box<dyn VectorIndex>> {
+        let mut copy = self.empty_like();
+        invlists::copy_lists(&*self.lists, &mut *copy.lists)?;
+        copy.ntotal = self.ntotal;
+        Ok(Box::new(copy))
+    }
     fn save(&self, path: &Path) -> IndexResult<()> {
-        format::save_atomic(path, |w| self.write(w))
+        format::save_atomic(path, |w| self.write_with(w, &*self.lists))
     }
     fn bytes_on_disk(&self) -> u64 {
-        format::encoded_len(|w| self.write(w))
+        match self.lists.as_on_disk() {
+            Some(disk) => {
+                let empty = self.empty_lists();
+                disk.bytes_on_disk() + format::encoded_len(|w| self.write_with(w, &empty))
+            }
+            None => format::encoded_len(|w| self.write_with(w, &*self.lists)),
+        }
     }
 }

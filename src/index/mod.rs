@@ -28,6 +28,7 @@ pub mod format;
 pub mod invlists;
 pub mod ivf;
 pub mod kmeans;
+pub mod ondisk;
 pub mod pq;
 pub mod refine;
 
@@ -167,10 +168,45 @@ pub trait VectorIndex: Send + Sync {
         k: usize,
         params: &SearchParams,
     ) -> IndexResult<SearchResults>;
-    /// Writes the index to `path` (crash-safe: temporary file, fsync, rename).
+    /// Removes the vectors with these ids (unknown ids are ignored); returns
+    /// how many went. On-disk indexes have made the removal durable on return.
+    fn remove(&mut self, ids: &[u64]) -> IndexResult<usize>;
+    /// The inverted lists holding the vectors (one list for `Flat`).
+    fn lists(&self) -> &dyn invlists::InvertedLists;
+    /// Moves the index into a new index directory `dir` (lists on disk,
+    /// see `ondisk`); from then on every `add` and `remove` is durable on return.
+    fn into_dir(self: Box<Self>, dir: &Path) -> IndexResult<Box<dyn VectorIndex>>;
+    /// A copy with its lists in memory (a reader catching up privately).
+    fn to_memory(&self) -> IndexResult<Box<dyn VectorIndex>>;
+    /// Writes the index to one file `path` (crash-safe: temporary file, fsync, rename).
     fn save(&self, path: &Path) -> IndexResult<()>;
-    /// Bytes the saved index takes on disk.
+    /// Bytes the index takes on disk (saved as one file, or its directory).
     fn bytes_on_disk(&self) -> u64;
+}
+
+/// The live ids of an index.
+pub fn live_ids(index: &dyn VectorIndex) -> Vec<u64> {
+    invlists::live_ids(index.lists())
+}
+
+/// Opens an index directory written by `VectorIndex::into_dir`; a read-only
+/// one maps its lists read-only and refuses changes.
+pub fn open_index_dir(dir: &Path, writable: bool) -> IndexResult<Box<dyn VectorIndex>> {
+    let (lists, path, data) = ondisk::open_dir(dir, writable)?;
+    let mut r = format::Reader::new(&path, &data);
+    let lists = Box::new(lists);
+    let index: Box<dyn VectorIndex> = match &r.fourcc()? {
+        flat::FOURCC => Box::new(flat::FlatIndex::read(&mut r)?.with_lists(lists, &path)?),
+        ivf::FOURCC => Box::new(ivf::IvfIndex::read(&mut r)?.with_lists(lists, &path)?),
+        other => {
+            return Err(r.corrupt(format!(
+                "unknown index type {:?}",
+                String::from_utf8_lossy(other)
+            )));
+        }
+    };
+    r.done()?;
+    Ok(index)
 }
 
 /// Opens an index written by `VectorIndex::save`, whatever its kind.

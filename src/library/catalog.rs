@@ -1133,3 +1133,15 @@ impl CatalogTx<'_> {
             .map(drop)
     }
 }
+
+impl Catalog {
+    /// The ids of every face, ascending (what the vector index must hold).
+    pub fn face_ids(&self) -> CatalogResult<Vec<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM faces ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+}

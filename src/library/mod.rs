@@ -81,14 +81,7 @@ impl Library {
 
     /// Re-syncs the vector index with the catalog, e.g. after a scan removed faces.
     pub fn refresh_vectors(&mut self, ctl: &JobControl) -> Result<Catchup, OpenError> {
-        let (vectors, catchup) = VectorStore::open(
-            &self.dir.join("index"),
-            &self.catalog,
-            ctl,
-            self.is_writer(),
-        )?;
-        self.vectors = vectors;
-        Ok(catchup)
+        Ok(self.vectors.refresh(&self.catalog, ctl)?)
     }
 
     pub fn dir(&self) -> &Path {

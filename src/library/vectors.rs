@@ -1,24 +1,38 @@
-//! The library's face-vector index, kept in step with the catalog.
+//! The library's face-vector index, on disk in the data dir and kept in
+//! step with the catalog.
 //!
 //! The catalog holds every face's embedding and is the source of truth; the
-//! index is derived from it. Each saved index file is named after the
-//! catalog's [`FaceMark`] it reflects (`faces-{count}-{max_id}.idx`, written
-//! to a temporary file and renamed), so file and mark can never disagree,
-//! even after a crash between two saves. On open the index catches up with
-//! the catalog: faces added since are appended, and anything else (faces
-//! removed, a damaged file, an index kind outgrown) rebuilds it from the
-//! catalog's embeddings.
+//! index is derived from it. The index lives in a directory of its own
+//! (`index/g{N}/`, see `index::ondisk`) named by `index/CURRENT`; every
+//! `add` and `remove` is durable when it returns, so there is no whole-index
+//! save. On open the index is reconciled with the catalog by id: faces the
+//! catalog lost are removed, faces it gained are added; nothing is rebuilt
+//! for that. The index kind follows the library's size: exact (`Flat`)
+//! while small, IVF-PQ past [`AUTO_FLAT_BELOW`]-ish, re-trained when the
+//! library grows about 16-fold past the IVF's training. Re-training runs on
+//! a background thread into `g{N+1}` while `g{N}` keeps answering and
+//! taking changes; when it is done the new index is reconciled with the
+//! catalog and `CURRENT` is switched atomically.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
 use crate::error::{CatalogError, IndexError};
 use crate::faces::DIM;
-use crate::index::factory::{Spec, index_factory};
-use crate::index::{JobControl, Metric, SearchParams, SearchResults, VectorIndex, load_index};
+use crate::index::factory::{AUTO_FLAT_BELOW, Spec, index_factory};
+use crate::index::format::{self, Reader};
+use crate::index::{
+    JobControl, Metric, SearchParams, SearchResults, VectorIndex, live_ids, open_index_dir,
+};
 use crate::library::catalog::{Catalog, FaceMark};
 
 /// Embeddings read from the catalog per batch when (re)building.
 const READ_CHUNK: usize = 8192;
+/// Training reads at most this many embeddings (k-means samples anyway).
+const TRAIN_MAX: usize = 1 << 19;
+const CURRENT: &str = "CURRENT";
+const CURRENT_CODE: &[u8; 4] = b"Curr";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,6 +45,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the background re-training stopped: {0}")]
+    Rebuild(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -39,153 +55,392 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Catchup {
     UpToDate,
-    /// This many faces were appended.
+    /// This many faces were added (and any the catalog lost were removed).
     Appended(usize),
-    /// Rebuilt from the catalog, for the reason given.
+    /// Built from the catalog, for the reason given.
     Rebuilt(&'static str),
+}
+
+/// When the index kind changes: `Flat` up to `flat_below` faces, then IVF
+/// re-trained whenever `auto` would pick four times the lists (≈16× growth).
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    pub flat_below: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            flat_below: AUTO_FLAT_BELOW,
+        }
+    }
+}
+
+impl Policy {
+    fn spec(&self, count: usize) -> Spec {
+        if count < self.flat_below {
+            Spec::Flat
+        } else {
+            Spec::auto_ivf(DIM, count)
+        }
+    }
+
+    /// Whether `count` faces call for another index than `spec`.
+    fn outgrown(&self, spec: &str, count: usize) -> bool {
+        match (Spec::parse(spec, DIM, count), self.spec(count)) {
+            (Ok(Spec::Flat), Spec::Flat) => false,
+            (Ok(Spec::Ivf { nlist, .. }), Spec::Ivf { nlist: wanted, .. }) => wanted >= 4 * nlist,
+            _ => true,
+        }
+    }
+}
+
+/// A re-training in progress: its thread, its stop flag, its directory name.
+struct Rebuild {
+    thread: JoinHandle<StoreResult<Box<dyn VectorIndex>>>,
+    ctl: JobControl,
+    name: String,
 }
 
 pub struct VectorStore {
     dir: PathBuf,
+    catalog_path: PathBuf,
+    /// Name of the live index directory; None for a reader's private copy.
+    live: Option<String>,
     index: Box<dyn VectorIndex>,
     mark: FaceMark,
+    policy: Policy,
+    rebuild: Option<Rebuild>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The live index directory's name, from `CURRENT` (None if there is none).
+fn read_current(dir: &Path) -> StoreResult<Option<String>> {
+    let path = dir.join(CURRENT);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = format::read_file(&path)?;
+    let mut r = Reader::new(&path, &bytes);
+    r.expect(CURRENT_CODE)?;
+    let name = r.str()?;
+    r.done()?;
+    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        return Err(IndexError::corrupt(&path, format!("bad index name {name:?}")).into());
+    }
+    Ok(Some(name))
+}
+
+/// Points `CURRENT` at `name` (tmp, fsync, rename: readers see old or new).
+fn write_current(dir: &Path, name: &str) -> StoreResult<()> {
+    format::save_atomic(&dir.join(CURRENT), |w| {
+        w.fourcc(CURRENT_CODE);
+        w.str(name);
+    })?;
+    Ok(())
+}
+
+/// The next unused `g{N}` name in `dir`.
+fn next_name(dir: &Path) -> StoreResult<String> {
+    let mut top = 0u64;
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
+        if let Some(n) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix('g')?.parse().ok())
+        {
+            top = top.max(n);
+        }
+    }
+    Ok(format!("g{}", top + 1))
+}
+
+/// Deletes every index directory and old-format file in `dir` but `keep`.
+fn remove_others(dir: &Path, keep: &str) -> StoreResult<()> {
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with('g') && name[1..].bytes().all(|b| b.is_ascii_digit());
+        let old_format = name.starts_with("faces-") && name.ends_with(".idx");
+        if (ours || old_format) && name != keep {
+            let path = entry.path();
+            let gone = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            gone.map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the index `policy` picks for the catalog's faces, in directory
+/// `into` (or in memory): trains on up to [`TRAIN_MAX`] embeddings, then adds all.
+fn build(
+    catalog: &Catalog,
+    into: Option<&Path>,
+    policy: Policy,
+    ctl: &JobControl,
+) -> StoreResult<Box<dyn VectorIndex>> {
+    let mark = catalog.face_mark()?;
+    let count = mark.count as usize;
+    let spec = policy.spec(count).to_spec_string();
+    let mut index = index_factory(&spec, DIM, Metric::InnerProduct, count)?;
+    if !index.is_trained() {
+        let mut sample = Vec::with_capacity(count.min(TRAIN_MAX) * DIM);
+        catalog.for_each_embedding(0, READ_CHUNK, |_, vectors| {
+            let room = TRAIN_MAX * DIM - sample.len();
+            sample.extend_from_slice(&vectors[..vectors.len().min(room)]);
+            Ok(())
+        })?;
+        index.train(&sample, ctl)?;
+    }
+    if let Some(dir) = into {
+        index = index.into_dir(dir)?;
+    }
+    add_after(&mut *index, catalog, 0, None, ctl)?;
+    Ok(index)
+}
+
+/// Adds the catalog's faces with id above `after` (only those in `only`,
+/// if given) in chunks, checking `ctl` between them.
+fn add_after(
+    index: &mut dyn VectorIndex,
+    catalog: &Catalog,
+    after: i64,
+    only: Option<&HashSet<u64>>,
+    ctl: &JobControl,
+) -> StoreResult<usize> {
+    let mut added = 0;
+    catalog.for_each_embedding(after, READ_CHUNK, |ids, vectors| {
+        if ctl.should_stop() {
+            return Err(CatalogError::Cancelled);
+        }
+        let keep: Vec<usize> = (0..ids.len())
+            .filter(|&i| only.is_none_or(|o| o.contains(&ids[i])))
+            .collect();
+        let pick: Vec<u64> = keep.iter().map(|&i| ids[i]).collect();
+        let rows: Vec<f32> = keep
+            .iter()
+            .flat_map(|&i| vectors[i * DIM..(i + 1) * DIM].iter().copied())
+            .collect();
+        added += pick.len();
+        if pick.is_empty() {
+            return Ok(());
+        }
+        index
+            .add(&rows, &pick)
+            .map_err(|e| CatalogError::Index(e.to_string()))
+    })?;
+    Ok(added)
+}
+
+/// Brings `index` to hold exactly the catalog's faces: removes the ones the
+/// catalog no longer has, adds the ones it lacks. Returns (added, removed).
+fn reconcile(
+    index: &mut Box<dyn VectorIndex>,
+    catalog: &Catalog,
+    writable: bool,
+    ctl: &JobControl,
+) -> StoreResult<(usize, usize)> {
+    let wanted: HashSet<u64> = catalog.face_ids()?.into_iter().map(|i| i as u64).collect();
+    let have: HashSet<u64> = live_ids(index.as_ref()).into_iter().collect();
+    let gone: Vec<u64> = have.difference(&wanted).copied().collect();
+    let missing: HashSet<u64> = wanted.difference(&have).copied().collect();
+    if gone.is_empty() && missing.is_empty() {
+        return Ok((0, 0));
+    }
+    if !writable {
+        *index = index.to_memory()?;
+    }
+    if !gone.is_empty() {
+        index.remove(&gone)?;
+    }
+    let after = missing.iter().min().map_or(0, |&m| m as i64 - 1);
+    let added = add_after(&mut **index, catalog, after, Some(&missing), ctl)?;
+    Ok((added, gone.len()))
 }
 
 impl VectorStore {
-    /// Opens the index in `dir` (created if needed) and brings it up to date
-    /// with `catalog`; with `persist` false (a reader) the catch-up stays in memory.
+    /// Opens the index in `dir` (created if needed) and reconciles it with
+    /// `catalog`; with `persist` false (a reader) it is mapped read-only and
+    /// any catch-up stays in a private copy in memory.
     pub fn open(
         dir: &Path,
         catalog: &Catalog,
         ctl: &JobControl,
         persist: bool,
     ) -> StoreResult<(Self, Catchup)> {
-        let (mut store, catchup) = Self::catch_up(dir, catalog, ctl)?;
-        if persist && catchup != Catchup::UpToDate {
-            store.save(store.mark)?;
-        }
-        Ok((store, catchup))
+        Self::open_with(dir, catalog, ctl, persist, Policy::default())
     }
 
-    fn catch_up(dir: &Path, catalog: &Catalog, ctl: &JobControl) -> StoreResult<(Self, Catchup)> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let target = catalog.face_mark()?;
-        let saved = newest_saved(dir)?;
-        let mut store = match saved.as_ref().map(|(mark, path)| (mark, load_index(path))) {
-            Some((mark, Ok(index))) if index.dim() == DIM => Self {
-                dir: dir.to_owned(),
-                index,
-                mark: *mark,
-            },
-            Some((_, Ok(_))) => {
-                return Self::rebuilt(dir, catalog, ctl, "the saved index has another dimension");
-            }
-            Some((_, Err(_))) => {
-                return Self::rebuilt(dir, catalog, ctl, "the saved index could not be read");
-            }
-            None if target.count == 0 => {
-                let index = index_factory("Flat", DIM, Metric::InnerProduct, 0)?;
-                Self {
-                    dir: dir.to_owned(),
-                    index,
-                    mark: FaceMark::default(),
-                }
-            }
-            None => return Self::rebuilt(dir, catalog, ctl, "there was no saved index"),
-        };
-        if store.mark == target {
-            return Ok((store, Catchup::UpToDate));
-        }
-        let newer = catalog.face_count_after(store.mark.max_id)?;
-        if store.mark.count + newer != target.count {
-            return Self::rebuilt(dir, catalog, ctl, "faces were removed since the last save");
-        }
-        if store.outgrown(target.count as usize) {
-            return Self::rebuilt(dir, catalog, ctl, "the library outgrew the index kind");
-        }
-        let after = store.mark.max_id;
-        store.append_from(catalog, after)?;
-        store.mark = target;
-        Ok((store, Catchup::Appended(newer as usize)))
-    }
-
-    fn rebuilt(
+    /// [`VectorStore::open`] with another index-kind policy.
+    pub fn open_with(
         dir: &Path,
         catalog: &Catalog,
         ctl: &JobControl,
-        why: &'static str,
+        persist: bool,
+        policy: Policy,
     ) -> StoreResult<(Self, Catchup)> {
-        let mark = catalog.face_mark()?;
-        let spec = Spec::auto(DIM, mark.count as usize).to_spec_string();
-        let mut index = index_factory(&spec, DIM, Metric::InnerProduct, mark.count as usize)?;
-        if !index.is_trained() {
-            let mut all = Vec::with_capacity(mark.count as usize * DIM);
-            catalog.for_each_embedding(0, READ_CHUNK, |_, vectors| {
-                all.extend_from_slice(vectors);
-                Ok(())
-            })?;
-            index.train(&all, ctl)?;
-        }
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let opened = match read_current(dir) {
+            Ok(Some(name)) => match open_index_dir(&dir.join(&name), persist) {
+                Ok(index) if index.dim() == DIM => Ok((name, index)),
+                Ok(_) => Err("the saved index has another dimension"),
+                Err(_) => Err("the saved index could not be read"),
+            },
+            Ok(None) => Err("there was no saved index"),
+            Err(_) => Err("the index pointer could not be read"),
+        };
         let mut store = Self {
             dir: dir.to_owned(),
-            index,
-            mark,
+            catalog_path: catalog.path().to_owned(),
+            live: None,
+            index: index_factory("Flat", DIM, Metric::InnerProduct, 0)?,
+            mark: catalog.face_mark()?,
+            policy,
+            rebuild: None,
         };
-        store.append_from(catalog, 0)?;
-        Ok((store, Catchup::Rebuilt(why)))
-    }
-
-    /// Whether `count` faces call for another index kind than the one in use:
-    /// Flat past the `auto` threshold, or an IVF whose list count `auto` would
-    /// now make four times larger (the library grew about 16-fold).
-    fn outgrown(&self, count: usize) -> bool {
-        let now = Spec::parse(&self.index.spec(), DIM, count);
-        match (now, Spec::auto(DIM, count)) {
-            (Ok(Spec::Flat), Spec::Flat) => false,
-            (Ok(Spec::Ivf { nlist, .. }), Spec::Ivf { nlist: wanted, .. }) => wanted >= 4 * nlist,
-            _ => true,
+        let catchup = match opened {
+            Ok((name, mut index)) => {
+                let (added, removed) = reconcile(&mut index, catalog, persist, ctl)?;
+                store.live = persist.then_some(name);
+                store.index = index;
+                if added + removed == 0 {
+                    Catchup::UpToDate
+                } else {
+                    Catchup::Appended(added)
+                }
+            }
+            Err(why) => {
+                if persist {
+                    let name = next_name(dir)?;
+                    store.index = build(catalog, Some(&dir.join(&name)), policy, ctl)?;
+                    write_current(dir, &name)?;
+                    store.live = Some(name);
+                } else {
+                    store.index = build(catalog, None, policy, ctl)?;
+                }
+                Catchup::Rebuilt(why)
+            }
+        };
+        if let Some(live) = &store.live {
+            remove_others(dir, live)?;
         }
+        store.start_rebuild_if_outgrown()?;
+        Ok((store, catchup))
     }
 
-    fn append_from(&mut self, catalog: &Catalog, after: i64) -> StoreResult<()> {
-        let index = &mut self.index;
-        catalog.for_each_embedding(after, READ_CHUNK, |ids, vectors| {
-            index
-                .add(vectors, ids)
-                .map_err(|e| CatalogError::Index(e.to_string()))
-        })?;
+    /// Starts re-training in the background if the library outgrew the index kind.
+    fn start_rebuild_if_outgrown(&mut self) -> StoreResult<()> {
+        let count = self.mark.count as usize;
+        if self.live.is_none()
+            || self.rebuild.is_some()
+            || !self.policy.outgrown(&self.index.spec(), count)
+        {
+            return Ok(());
+        }
+        let name = next_name(&self.dir)?;
+        let (into, catalog_path, policy) =
+            (self.dir.join(&name), self.catalog_path.clone(), self.policy);
+        let ctl = JobControl::default();
+        let job = ctl.clone();
+        let thread = std::thread::Builder::new()
+            .name("index re-training".into())
+            .spawn(move || {
+                let catalog = Catalog::open(&catalog_path)?;
+                build(&catalog, Some(&into), policy, &job)
+            })
+            .map_err(io_err(&self.dir))?;
+        self.rebuild = Some(Rebuild { thread, ctl, name });
         Ok(())
     }
 
-    /// Adds faces just committed to the catalog; `mark` is the catalog's mark after that commit.
+    /// Whether a re-training runs in the background.
+    pub fn rebuilding(&self) -> bool {
+        self.rebuild.is_some()
+    }
+
+    /// Switches to the re-trained index if its thread is done (`wait`: waits for it).
+    fn poll_rebuild(&mut self, wait: bool) -> StoreResult<()> {
+        let ready = self
+            .rebuild
+            .as_ref()
+            .is_some_and(|r| wait || r.thread.is_finished());
+        let Some(job) = self.rebuild.take_if(|_| ready) else {
+            return Ok(());
+        };
+        let built = job
+            .thread
+            .join()
+            .map_err(|_| StoreError::Rebuild("the thread panicked".into()))?;
+        let mut index = match built {
+            Ok(index) => index,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(self.dir.join(&job.name));
+                return Err(StoreError::Rebuild(e.to_string()));
+            }
+        };
+        // changes made meanwhile went to the old index and the catalog
+        let catalog = Catalog::open(&self.catalog_path)?;
+        reconcile(&mut index, &catalog, true, &job.ctl)?;
+        write_current(&self.dir, &job.name)?;
+        self.index = index;
+        self.live = Some(job.name.clone());
+        remove_others(&self.dir, &job.name)
+    }
+
+    /// Waits for a background re-training, if one runs, and switches to it.
+    pub fn wait_for_rebuild(&mut self) -> StoreResult<()> {
+        self.poll_rebuild(true)
+    }
+
+    /// Adds faces just committed to the catalog (durable on return); `mark`
+    /// is the catalog's mark after that commit.
     pub fn add(&mut self, ids: &[u64], vectors: &[f32], mark: FaceMark) -> StoreResult<()> {
         if !ids.is_empty() {
             self.index.add(vectors, ids)?;
         }
         self.mark = mark;
-        Ok(())
+        self.poll_rebuild(false)?;
+        self.start_rebuild_if_outgrown()
     }
 
-    /// Writes the index under the name of `mark`, then drops older files.
-    pub fn save(&mut self, mark: FaceMark) -> StoreResult<()> {
-        let path = self.dir.join(file_name(mark));
-        self.index.save(&path)?;
+    /// Removes faces the catalog just deleted (durable on return).
+    pub fn remove(&mut self, ids: &[u64], mark: FaceMark) -> StoreResult<usize> {
+        let removed = self.index.remove(ids)?;
         self.mark = mark;
-        for (old, old_path) in saved_files(&self.dir)? {
-            if old != mark {
-                std::fs::remove_file(&old_path).map_err(|source| StoreError::Io {
-                    path: old_path,
-                    source,
-                })?;
-            }
-        }
-        Ok(())
+        self.poll_rebuild(false)?;
+        Ok(removed)
     }
 
-    /// The mark the index reflects now (it may be ahead of the last save).
+    /// Records `mark` as reflected. Every change is already durable (each
+    /// `add` and `remove` commits), so this only checks on a re-training.
+    pub fn save(&mut self, mark: FaceMark) -> StoreResult<()> {
+        self.mark = mark;
+        self.poll_rebuild(false)
+    }
+
+    /// Reconciles the index with the catalog by id (after a scan removed faces).
+    pub fn refresh(&mut self, catalog: &Catalog, ctl: &JobControl) -> StoreResult<Catchup> {
+        let (added, removed) = reconcile(&mut self.index, catalog, self.live.is_some(), ctl)?;
+        self.mark = catalog.face_mark()?;
+        Ok(if added + removed == 0 {
+            Catchup::UpToDate
+        } else {
+            Catchup::Appended(added)
+        })
+    }
+
+    /// The mark the index reflects now.
     pub fn mark(&self) -> FaceMark {
         self.mark
     }
@@ -209,6 +464,15 @@ impl VectorStore {
     }
 }
 
+impl Drop for VectorStore {
+    /// A re-training is finished and switched to rather than thrown away:
+    /// on a large library it is minutes of work, and the next open would
+    /// only start it again.
+    fn drop(&mut self) {
+        let _ = self.poll_rebuild(true);
+    }
+}
+
 /// Search knobs for the library's own index: for IVF, a quarter of the lists
 /// (face embeddings of one person scatter over many cells) and generous re-ranking.
 fn search_params(index: &dyn VectorIndex) -> SearchParams {
@@ -219,41 +483,4 @@ fn search_params(index: &dyn VectorIndex) -> SearchParams {
         },
         _ => SearchParams::default(),
     }
-}
-
-fn file_name(mark: FaceMark) -> String {
-    format!("faces-{}-{}.idx", mark.count, mark.max_id)
-}
-
-fn parse_name(name: &str) -> Option<FaceMark> {
-    let (count, max_id) = name
-        .strip_prefix("faces-")?
-        .strip_suffix(".idx")?
-        .split_once('-')?;
-    Some(FaceMark {
-        count: count.parse().ok()?,
-        max_id: max_id.parse().ok()?,
-    })
-}
-
-fn saved_files(dir: &Path) -> StoreResult<Vec<(FaceMark, PathBuf)>> {
-    let io = |source| StoreError::Io {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        if let Some(mark) = entry.file_name().to_str().and_then(parse_name) {
-            found.push((mark, entry.path()));
-        }
-    }
-    Ok(found)
-}
-
-/// The most recent save: ids only grow, so the highest `max_id` is the newest.
-fn newest_saved(dir: &Path) -> StoreResult<Option<(FaceMark, PathBuf)>> {
-    Ok(saved_files(dir)?
-        .into_iter()
-        .max_by_key(|(mark, _)| (mark.max_id, mark.count)))
 }

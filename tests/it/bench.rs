@@ -7,7 +7,7 @@ use facefind::bench::data::{self, Dataset, Meta};
 use facefind::bench::stats::FaceStats;
 use facefind::bench::synth::{self, GenArgs};
 
-fn make_set(dir: &Path, n: usize, nq: usize, dim: usize, seed: u64) -> Meta {
+pub(crate) fn make_set(dir: &Path, n: usize, nq: usize, dim: usize, seed: u64) -> Meta {
     synth::generate(&GenArgs {
         n,
         nq,
@@ -184,7 +184,7 @@ fn generated_cosines_match_the_measured_faces() {
     }
 }
 
-fn ann_args(dir: &Path, index: &str) -> AnnArgs {
+pub(crate) fn ann_args(dir: &Path, index: &str) -> AnnArgs {
     AnnArgs {
         data: dir.to_owned(),
         index: index.into(),
@@ -193,6 +193,9 @@ fn ann_args(dir: &Path, index: &str) -> AnnArgs {
         threads: None,
         single_queries: 10,
         json: true,
+        on_disk: false,
+        cold_queries: 3,
+        churn_batch: 0,
     }
 }
 

@@ -8,7 +8,7 @@ use facefind::index::{JobControl, NO_ID, SearchParams, VectorIndex, load_index};
 
 /// Unit vectors scattered around `centres` random unit centres (a crude
 /// stand-in for face embeddings: many identities, tight-ish clusters).
-fn clustered(n: usize, dim: usize, centres: usize, spread: f32, seed: u64) -> Vec<f32> {
+pub(crate) fn clustered(n: usize, dim: usize, centres: usize, spread: f32, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(1234);
     let c: Vec<f32> = unit_rows((0..centres * dim).map(|_| rng.normal()).collect(), dim);
     let mut rng = Rng::new(seed);
@@ -46,7 +46,7 @@ fn recall(truth: &[u32], k_truth: usize, found: &[u64], k: usize) -> f64 {
     hits as f64 / (nq * k) as f64
 }
 
-fn build(spec: &str, base: &[f32], dim: usize, metric: Metric) -> Box<dyn VectorIndex> {
+pub(crate) fn build(spec: &str, base: &[f32], dim: usize, metric: Metric) -> Box<dyn VectorIndex> {
     let n = base.len() / dim;
     let mut index = index_factory(spec, dim, metric, n).unwrap();
     index.train(base, &JobControl::default()).unwrap();

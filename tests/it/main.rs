@@ -8,4 +8,5 @@ mod library;
 mod people;
 mod people_cli;
 mod people_lfw;
+mod storage;
 mod ui;
