@@ -431,7 +431,7 @@ mod graph_file {
             }
         }
         edges.retain(|e| e.2 >= min_sim);
-        edges.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+        edges.sort_by_key(|e| (e.0, e.1));
         edges
     }
 
@@ -447,7 +447,7 @@ mod graph_file {
                         .map(move |(j, s)| (i, j, s))
                 })
                 .collect();
-            got.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+            got.sort_by_key(|e| (e.0, e.1));
             assert_eq!(got, reference_edges(&graph, min_sim), "min_sim {min_sim}");
         }
     }
