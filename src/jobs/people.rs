@@ -637,8 +637,8 @@ fn edit(
     let person_id = library.catalog.write(|tx| {
         let (person, created) = apply(tx)?;
         snapshot.created = created;
-        let before = serde_json::to_string(&snapshot)
-            .map_err(|e| CatalogError::Index(format!("writing the undo snapshot: {e}")))?;
+        // Plain rows with string keys: serialising cannot fail.
+        let before = serde_json::to_string(&snapshot).expect("a snapshot of rows serialises");
         tx.log_edit(kind, &before)?;
         Ok(person)
     })?;
@@ -837,7 +837,7 @@ pub fn reject_faces(
     })
 }
 
-/// Puts back what the last edit changed; `Ok(None)`-like errors say there is nothing to undo.
+/// Puts back what the last edit changed ([`PeopleError::NothingToUndo`] when there is none).
 pub fn undo(library: &mut Library) -> PeopleResult<EditReport> {
     let entry = library
         .catalog

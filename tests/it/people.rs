@@ -283,6 +283,15 @@ mod identity {
     }
 
     #[test]
+    fn groups_confirmed_for_one_person_all_stay_with_it() {
+        // A merge made 1 of both groups; the clustering keeps them apart.
+        let groups = [Some(0), Some(0), Some(1), Some(1)];
+        let prior = [confirmed(1), auto(1), confirmed(1), auto(1)];
+        let out = reconcile(&groups, &prior, |_, _| unreachable!());
+        assert_eq!(out, [Some(Assignment::Existing(1)); 4]);
+    }
+
+    #[test]
     fn a_group_holding_two_confirmed_people_is_split_not_merged() {
         let groups = [Some(0); 4];
         let prior = [
