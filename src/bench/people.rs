@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use super::data::Dataset;
 use super::{BenchError, BenchResult};
+use crate::index::JobControl;
 use crate::index::factory::index_factory;
-use crate::index::{JobControl, SearchParams};
 use crate::jobs::people::{self as people, PeopleParams, PhotoState};
 use crate::library::Library;
 use crate::library::catalog::Source;
@@ -36,15 +36,12 @@ pub struct PeopleArgs {
     /// A data set from `facefind bench gen`: measure clustering and path time.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Index spec for `--data` (the library's `auto` choice at 1M is IVF-PQ).
-    #[arg(long, default_value = "IVF1024,PQ32x4fs,RFlat")]
+    /// Index spec for `--data` (default: the library's own `auto` choice).
+    #[arg(long, default_value = "auto")]
     pub index: String,
-    /// Inverted lists visited per graph query for `--data`.
-    #[arg(long, default_value_t = 8)]
-    pub nprobe: usize,
-    /// Re-ranking factor for `--data`.
-    #[arg(long, default_value_t = 4)]
-    pub k_factor: usize,
+    /// Inverted lists visited per graph query for `--data` (default: the library's choice).
+    #[arg(long)]
+    pub nprobe: Option<usize>,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -453,8 +450,8 @@ pub struct TimingReport {
     pub assigned: f64,
     /// BCubed F against the data set's identities, where it has them.
     pub bcubed_f: Option<f64>,
+    /// Reading and checking the saved graph with its adjacency.
     pub path_load_s: f64,
-    pub path_adjacency_s: f64,
     pub path_search_s: f64,
     pub path_total_s: f64,
     pub path_steps: Option<usize>,
@@ -473,10 +470,10 @@ pub fn timing(dir: &Path, args: &PeopleArgs) -> BenchResult<TimingReport> {
     index.add(base, &ids)?;
     let index_build_s = t.elapsed().as_secs_f64();
 
-    let search = SearchParams {
-        nprobe: args.nprobe,
-        k_factor: args.k_factor,
-    };
+    let mut search = people::graph_search_params(index.as_ref());
+    if let Some(nprobe) = args.nprobe {
+        search.nprobe = nprobe;
+    }
     let t = Instant::now();
     let knn = graph::build(base, &ids, people::GRAPH_K, &ctl, |q, k| {
         index.search(q, k, &search)
@@ -502,11 +499,8 @@ pub fn timing(dir: &Path, args: &PeopleArgs) -> BenchResult<TimingReport> {
     let t = Instant::now();
     let loaded = graph::load(&file);
     let _ = std::fs::remove_file(&file);
-    let (_, _, knn) = loaded?;
+    let adjacency = loaded?.adjacency;
     let path_load_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let adjacency = knn.undirected(f32::MIN);
-    let path_adjacency_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     // Two faces far apart in the data (first and last rows: different identities).
     let found = face_path(&adjacency, &[0], &[n - 1], &labels);
@@ -514,8 +508,8 @@ pub fn timing(dir: &Path, args: &PeopleArgs) -> BenchResult<TimingReport> {
     Ok(TimingReport {
         n,
         dim,
-        index: args.index.clone(),
-        nprobe: args.nprobe,
+        index: index.spec(),
+        nprobe: search.nprobe,
         threads: rayon::current_num_threads(),
         index_build_s,
         graph_s,
@@ -525,9 +519,8 @@ pub fn timing(dir: &Path, args: &PeopleArgs) -> BenchResult<TimingReport> {
         assigned: labels.iter().filter(|l| l.is_some()).count() as f64 / n.max(1) as f64,
         bcubed_f,
         path_load_s,
-        path_adjacency_s,
         path_search_s,
-        path_total_s: path_load_s + path_adjacency_s + path_search_s,
+        path_total_s: path_load_s + path_search_s,
         path_steps: found.map(|p| p.faces.len() - 1),
     })
 }
@@ -547,7 +540,6 @@ fn print_timing(r: &TimingReport) {
     println!("| clustering | {:.1} |", r.cluster_s);
     println!("| **re-cluster total** | **{:.1}** |", r.clustering_total_s);
     println!("| path: load the saved graph | {:.3} |", r.path_load_s);
-    println!("| path: adjacency | {:.3} |", r.path_adjacency_s);
     println!("| path: search | {:.3} |", r.path_search_s);
     println!("| **path query total** | **{:.3}** |", r.path_total_s);
     let f = r.bcubed_f.map_or("-".into(), |f| format!("{f:.3}"));

@@ -95,23 +95,8 @@ impl KnnGraph {
         Adjacency::from_edges(self.len(), &edges)
     }
 
-    /// The graph as one `u64` per slot: the neighbour in the low half, the
-    /// similarity's bits in the high half (how it is saved).
     fn packed(&self) -> Vec<u64> {
-        self.neighbours
-            .iter()
-            .zip(&self.sims)
-            .map(|(&j, s)| u64::from(j) | (u64::from(s.to_bits()) << 32))
-            .collect()
-    }
-
-    fn unpacked(k: usize, slots: &[u64]) -> Self {
-        let neighbours = slots.iter().map(|&v| v as u32).collect();
-        let sims = slots
-            .iter()
-            .map(|&v| f32::from_bits((v >> 32) as u32))
-            .collect();
-        Self::from_rows(k, neighbours, sims)
+        pack(&self.neighbours, &self.sims)
     }
 }
 
@@ -163,23 +148,55 @@ pub fn build(
 const BUILD_BATCH: usize = 4096;
 
 const FOURCC: [u8; 4] = *b"KNNG";
+const ADJACENCY: [u8; 4] = *b"ADJC";
+
+/// A graph as saved: the caller's tag (what it reflects), the node ids,
+/// the kNN rows, and their undirected adjacency over every edge (what
+/// paths walk; saved so a path query does not rebuild it).
+pub struct SavedGraph {
+    pub tag: Vec<u64>,
+    pub ids: Vec<u64>,
+    pub knn: KnnGraph,
+    pub adjacency: Adjacency,
+}
 
 /// Saves the graph of the faces `ids` (positions are indexes into `ids`)
-/// with the caller's `tag` (what it reflects), crash-safely.
+/// with the caller's `tag`, crash-safely.
 pub fn save(path: &Path, tag: &[u64], ids: &[u64], graph: &KnnGraph) -> IndexResult<()> {
     assert_eq!(ids.len(), graph.len());
+    let adjacency = graph.undirected(f32::MIN);
     format::save_atomic(path, |w| {
         w.fourcc(&FOURCC);
         w.u64s(tag);
         w.usize(graph.k);
         w.u64s(ids);
         w.u64s(&graph.packed());
+        w.fourcc(&ADJACENCY);
+        let offsets: Vec<u64> = adjacency.offsets.iter().map(|&o| o as u64).collect();
+        w.u64s(&offsets);
+        w.u64s(&pack(&adjacency.targets, &adjacency.sims));
     })
 }
 
-/// Reads a graph written by [`save`]: `(tag, ids, graph)`. Every neighbour
-/// is checked to be a node, so a damaged file is refused, never followed.
-pub fn load(path: &Path) -> IndexResult<(Vec<u64>, Vec<u64>, KnnGraph)> {
+/// One `u64` per slot: the node in the low half, the similarity's bits in the high half.
+fn pack(nodes: &[u32], sims: &[f32]) -> Vec<u64> {
+    nodes
+        .iter()
+        .zip(sims)
+        .map(|(&j, s)| u64::from(j) | (u64::from(s.to_bits()) << 32))
+        .collect()
+}
+
+fn unpack(slots: &[u64]) -> (Vec<u32>, Vec<f32>) {
+    slots
+        .iter()
+        .map(|&v| (v as u32, f32::from_bits((v >> 32) as u32)))
+        .unzip()
+}
+
+/// Reads a graph written by [`save`]. Every neighbour and offset is
+/// checked, so a damaged file is refused, never followed.
+pub fn load(path: &Path) -> IndexResult<SavedGraph> {
     let data = format::read_file(path)?;
     let mut r = format::Reader::new(path, &data);
     r.expect(&FOURCC)?;
@@ -189,16 +206,32 @@ pub fn load(path: &Path) -> IndexResult<(Vec<u64>, Vec<u64>, KnnGraph)> {
     if k == 0 {
         return Err(r.corrupt("a graph with k = 0"));
     }
-    let slots = r.u64s(ids.len().checked_mul(k))?;
-    r.done()?;
     let n = ids.len();
-    if slots
-        .iter()
-        .any(|&v| v as u32 != NONE && v as u32 as usize >= n)
-    {
+    let (neighbours, sims) = unpack(&r.u64s(n.checked_mul(k))?);
+    if neighbours.iter().any(|&j| j != NONE && j as usize >= n) {
         return Err(r.corrupt("a neighbour past the last node"));
     }
-    Ok((tag, ids, KnnGraph::unpacked(k, &slots)))
+    r.expect(&ADJACENCY)?;
+    let offsets: Vec<usize> = r.u64s(Some(n + 1))?.iter().map(|&o| o as usize).collect();
+    let (targets, edge_sims) = unpack(&r.u64s(None)?);
+    if offsets[0] != 0
+        || offsets.windows(2).any(|w| w[0] > w[1])
+        || offsets[n] != targets.len()
+        || targets.iter().any(|&j| j as usize >= n)
+    {
+        return Err(r.corrupt("adjacency offsets or targets out of range"));
+    }
+    r.done()?;
+    Ok(SavedGraph {
+        tag,
+        ids,
+        knn: KnnGraph::from_rows(k, neighbours, sims),
+        adjacency: Adjacency {
+            offsets,
+            targets,
+            sims: edge_sims,
+        },
+    })
 }
 
 /// Compressed undirected adjacency lists (CSR).

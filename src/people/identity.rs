@@ -77,10 +77,18 @@ pub fn reconcile(
         people.sort_unstable();
         people.dedup();
     }
-    // Greedy matching, strongest overlap first: each person names at most one group.
-    claims.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    // A group whose confirmed faces are all one person's is that person's,
+    // even when another group is too (a merge the clustering splits again).
     let mut group_person: HashMap<u32, i64> = HashMap::new();
     let mut taken: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    for (&g, people) in &confirmed_people {
+        if let [p] = people.as_slice() {
+            group_person.insert(g, *p);
+            taken.insert(*p);
+        }
+    }
+    // Then greedy matching, strongest overlap first: each person names at most one group.
+    claims.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     for (_, g, p) in claims {
         if !group_person.contains_key(&g) && !taken.contains(&p) {
             group_person.insert(g, p);

@@ -283,6 +283,15 @@ mod identity {
     }
 
     #[test]
+    fn groups_confirmed_for_one_person_all_stay_with_it() {
+        // A merge made 1 of both groups; the clustering keeps them apart.
+        let groups = [Some(0), Some(0), Some(1), Some(1)];
+        let prior = [confirmed(1), auto(1), confirmed(1), auto(1)];
+        let out = reconcile(&groups, &prior, |_, _| unreachable!());
+        assert_eq!(out, [Some(Assignment::Existing(1)); 4]);
+    }
+
+    #[test]
     fn a_group_holding_two_confirmed_people_is_split_not_merged() {
         let groups = [Some(0); 4];
         let prior = [
@@ -372,5 +381,109 @@ mod lookalikes {
         let got: Vec<((u32, u32), f32)> = pairs.iter().map(|p| (p.people, p.similarity)).collect();
         // Faces 0 and 6 (people 0 and 3) share a photo: never a pair.
         assert_eq!(got, vec![((1, 2), 0.7), ((0, 1), 0.6)]);
+    }
+}
+
+mod graph_file {
+    use super::{faces, knn_graph};
+    use facefind::index::factory::index_factory;
+    use facefind::index::{JobControl, Metric, SearchParams};
+    use facefind::people::graph::{self, KnnGraph};
+
+    fn sample() -> (Vec<Vec<f32>>, KnnGraph) {
+        let (vectors, _) = faces(20, 5, 32, 0.8, 5);
+        let graph = knn_graph(&vectors, 6);
+        (vectors, graph)
+    }
+
+    #[test]
+    fn the_graph_built_through_an_exact_index_is_the_brute_force_graph() {
+        let (vectors, reference) = sample();
+        let flat: Vec<f32> = vectors.concat();
+        let ids: Vec<u64> = (0..vectors.len() as u64).map(|i| 100 + 3 * i).collect();
+        let mut index = index_factory("Flat", 32, Metric::InnerProduct, ids.len()).unwrap();
+        index.add(&flat, &ids).unwrap();
+        let built = graph::build(&flat, &ids, 6, &JobControl::default(), |q, k| {
+            index.search(q, k, &SearchParams::default())
+        })
+        .unwrap();
+        for i in 0..vectors.len() {
+            let got: Vec<usize> = built.neighbours(i).map(|n| n.0).collect();
+            let want: Vec<usize> = reference.neighbours(i).map(|n| n.0).collect();
+            assert_eq!(got, want, "row {i}");
+        }
+    }
+
+    #[test]
+    fn stopping_the_build_stops_it() {
+        let (vectors, _) = sample();
+        let ctl = JobControl::default();
+        ctl.stop();
+        let ids: Vec<u64> = (0..vectors.len() as u64).collect();
+        let result = graph::build(&vectors.concat(), &ids, 6, &ctl, |_, _| unreachable!());
+        assert!(matches!(
+            result,
+            Err(facefind::error::IndexError::Cancelled)
+        ));
+    }
+
+    /// The adjacency the simple way: every listed pair, sorted, the larger similarity kept.
+    fn reference_edges(graph: &KnnGraph, min_sim: f32) -> Vec<(usize, usize, f32)> {
+        let mut edges: Vec<(usize, usize, f32)> = Vec::new();
+        for i in 0..graph.len() {
+            for (j, s) in graph.neighbours(i) {
+                let (a, b) = (i.min(j), i.max(j));
+                match edges.iter_mut().find(|e| (e.0, e.1) == (a, b)) {
+                    Some(e) => e.2 = e.2.max(s),
+                    None => edges.push((a, b, s)),
+                }
+            }
+        }
+        edges.retain(|e| e.2 >= min_sim);
+        edges.sort_by_key(|e| (e.0, e.1));
+        edges
+    }
+
+    #[test]
+    fn the_undirected_adjacency_matches_the_simple_reference() {
+        let (_, graph) = sample();
+        for min_sim in [f32::MIN, 0.3, 0.6] {
+            let adj = graph.undirected(min_sim);
+            let mut got: Vec<(usize, usize, f32)> = (0..adj.len())
+                .flat_map(|i| {
+                    adj.edges(i)
+                        .filter(move |e| i < e.0)
+                        .map(move |(j, s)| (i, j, s))
+                })
+                .collect();
+            got.sort_by_key(|e| (e.0, e.1));
+            assert_eq!(got, reference_edges(&graph, min_sim), "min_sim {min_sim}");
+        }
+    }
+
+    #[test]
+    fn a_saved_graph_reads_back_and_a_damaged_one_is_refused() {
+        let (_, graph) = sample();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("knn.graph");
+        let ids: Vec<u64> = (0..graph.len() as u64).map(|i| i * 7).collect();
+        graph::save(&path, &[3, 9], &ids, &graph).unwrap();
+        let saved = graph::load(&path).unwrap();
+        assert_eq!((saved.tag, saved.ids), (vec![3, 9], ids));
+        assert_eq!(saved.knn, graph);
+        let want = graph.undirected(f32::MIN);
+        for i in 0..graph.len() {
+            assert!(saved.adjacency.edges(i).eq(want.edges(i)), "node {i}");
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = graph::load(&path)
+            .err()
+            .expect("a damaged graph is refused");
+        assert!(err.to_string().contains("checksum"), "{err}");
+        std::fs::write(&path, &bytes[..bytes.len() - 9]).unwrap();
+        assert!(graph::load(&path).is_err());
     }
 }

@@ -133,12 +133,14 @@ fn index_then_people_names_edits_and_undo() {
         "{states:?}"
     );
 
-    // A re-run that re-clusters (a new photo) keeps the name, the confirmation and the rejection.
-    std::fs::copy(
-        root().join("assets/biden.jpg"),
-        s.photos.join("biden_again.jpg"),
-    )
-    .unwrap();
+    // A re-run that re-clusters (new photos) keeps the name, the confirmation and the
+    // rejection, and a new face of the man joins him.
+    for (from, to) in [
+        ("biden.jpg", "biden_again.jpg"),
+        ("obama2.jpg", "obama2_again.jpg"),
+    ] {
+        std::fs::copy(root().join("assets").join(from), s.photos.join(to)).unwrap();
+    }
     run(&s.data, &["index", s.photos.to_str().unwrap()]);
     let person = json(&s.data, &["person", "Barack", "--min-sim", "0.99"]);
     let after: Vec<(i64, &str)> = person["photos"]
@@ -147,12 +149,15 @@ fn index_then_people_names_edits_and_undo() {
         .iter()
         .map(|p| (p["face_id"].as_i64().unwrap(), p["state"].as_str().unwrap()))
         .collect();
-    assert_eq!(after, states, "the re-cluster kept the user's work");
+    let joined = face_of(&s, "obama2_again.jpg");
+    let kept: Vec<(i64, &str)> = after.iter().copied().filter(|a| a.0 != joined).collect();
+    assert_eq!(kept, states, "the re-cluster kept the user's work");
+    assert!(after.contains(&(joined, "automatic")), "{after:?}");
 
     // Undo takes back the rejection; a second undo the confirmation.
     run(&s.data, &["undo"]);
     let person = json(&s.data, &["person", "Barack"]);
-    assert_eq!(person["photos"].as_array().unwrap().len(), 3);
+    assert_eq!(person["photos"].as_array().unwrap().len(), 4);
     run(&s.data, &["undo"]);
     let person = json(&s.data, &["person", "Barack"]);
     assert!(
@@ -181,7 +186,7 @@ fn index_then_people_names_edits_and_undo() {
         .filter(|p| p["name"] == "Barack")
         .collect();
     assert_eq!(barack.len(), 1);
-    assert_eq!(barack[0]["faces"], 3);
+    assert_eq!(barack[0]["faces"], 4);
     run(&s.data, &["hide", "Barack"]);
     assert!(
         json(&s.data, &["people"])
