@@ -58,6 +58,11 @@ pub struct AnnArgs {
     /// Queries timed one at a time with the page cache dropped before each (--on-disk).
     #[arg(long, default_value_t = 20)]
     pub cold_queries: usize,
+    /// With --on-disk: also keep an in-memory copy and time the two in turn,
+    /// this many rounds per nprobe (best of each reported): on a loaded
+    /// machine only figures taken side by side compare.
+    #[arg(long, default_value_t = 0)]
+    pub paired_rounds: usize,
     /// Vectors per call when timing add and remove throughput (the query
     /// vectors are added under new ids, then removed); 0 skips it.
     #[arg(long, default_value_t = 100)]
@@ -78,6 +83,19 @@ pub struct AnnRun {
     pub cold_single_ms: Option<f64>,
     /// Resident memory right after the timed searches.
     pub rss_bytes: Option<u64>,
+    /// The part of it not backed by a file (mapped lists are file-backed).
+    pub anon_rss_bytes: Option<u64>,
+}
+
+/// In-memory and on-disk lists timed in turn (best of `rounds`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Paired {
+    pub nprobe: usize,
+    pub rounds: usize,
+    pub memory_qps_batch: f64,
+    pub disk_qps_batch: f64,
+    pub memory_qps_single: f64,
+    pub disk_qps_single: f64,
 }
 
 /// Throughput of adding into and removing from the built index.
@@ -103,6 +121,7 @@ pub struct AnnReport {
     pub threads: usize,
     pub on_disk: bool,
     pub runs: Vec<AnnRun>,
+    pub paired: Vec<Paired>,
     pub churn: Option<Churn>,
 }
 
@@ -178,12 +197,16 @@ fn seconds_since(t: Instant) -> f64 {
 }
 
 /// Builds, saves and reloads the index; returns it with the build figures.
-fn build(
-    set: Dataset,
-    spec: &str,
-    dir: &Path,
-    on_disk: bool,
-) -> BenchResult<(Box<dyn VectorIndex>, [f64; 2], u64)> {
+/// What `build` hands back: the index to measure, an in-memory twin (when
+/// asked for), train and add seconds, bytes on disk.
+type Built = (
+    Box<dyn VectorIndex>,
+    Option<Box<dyn VectorIndex>>,
+    [f64; 2],
+    u64,
+);
+
+fn build(set: Dataset, spec: &str, dir: &Path, on_disk: bool, twin: bool) -> BenchResult<Built> {
     let m = &set.meta;
     let mut index = index_factory(spec, m.dim, m.metric()?, m.n)?;
     let ctl = JobControl::default();
@@ -201,14 +224,75 @@ fn build(
     drop(set);
     if on_disk {
         let path = dir.join("index");
+        let memory = twin.then(|| index.to_memory()).transpose()?;
         let bytes = index.into_dir(&path)?.bytes_on_disk();
-        return Ok((open_index_dir(&path, true)?, [train_s, add_s], bytes));
+        return Ok((
+            open_index_dir(&path, true)?,
+            memory,
+            [train_s, add_s],
+            bytes,
+        ));
     }
     let path = dir.join("index.ffx");
     index.save(&path)?;
     let bytes = index.bytes_on_disk();
     drop(index);
-    Ok((load_index(&path)?, [train_s, add_s], bytes))
+    Ok((load_index(&path)?, None, [train_s, add_s], bytes))
+}
+
+/// Queries per second of one batch search of all `queries`; also its results.
+fn time_batch(
+    index: &dyn VectorIndex,
+    queries: &[f32],
+    params: &SearchParams,
+) -> BenchResult<(f64, SearchResults)> {
+    let t = Instant::now();
+    let res = index.search(queries, K, params)?;
+    Ok(((queries.len() / index.dim()) as f64 / seconds_since(t), res))
+}
+
+/// Queries per second of the first `single` queries, one call each.
+fn time_single(
+    index: &dyn VectorIndex,
+    queries: &[f32],
+    single: usize,
+    params: &SearchParams,
+) -> BenchResult<f64> {
+    let t = Instant::now();
+    for q in queries.chunks_exact(index.dim()).take(single) {
+        index.search(q, K, params)?;
+    }
+    Ok(single as f64 / seconds_since(t))
+}
+
+/// The in-memory `twin` and the on-disk `index` timed in turn, best of `rounds`.
+fn paired(
+    twin: &dyn VectorIndex,
+    index: &dyn VectorIndex,
+    queries: &[f32],
+    (single, rounds): (usize, usize),
+    params: &SearchParams,
+) -> BenchResult<Paired> {
+    let mut best = [0f64; 4];
+    for _ in 0..rounds {
+        let figures = [
+            time_batch(twin, queries, params)?.0,
+            time_batch(index, queries, params)?.0,
+            time_single(twin, queries, single, params)?,
+            time_single(index, queries, single, params)?,
+        ];
+        for (b, f) in best.iter_mut().zip(figures) {
+            *b = b.max(f);
+        }
+    }
+    Ok(Paired {
+        nprobe: params.nprobe,
+        rounds,
+        memory_qps_batch: best[0],
+        disk_qps_batch: best[1],
+        memory_qps_single: best[2],
+        disk_qps_single: best[3],
+    })
 }
 
 /// Mean milliseconds of one query with the lists dropped from the page cache first.
@@ -270,8 +354,9 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
     // The queries outlive the base: copy them before the mapping goes.
     let queries = set.queries.as_slice().to_vec();
     let scratch = ScratchDir::new()?;
-    let (mut index, [train_s, add_s], index_bytes) =
-        build(set, &args.index, &scratch.0, args.on_disk)?;
+    let twin = args.on_disk && args.paired_rounds > 0;
+    let (mut index, memory, [train_s, add_s], index_bytes) =
+        build(set, &args.index, &scratch.0, args.on_disk, twin)?;
     let build_peak_rss_bytes = rss::peak_rss();
     let reset = rss::reset_peak();
     let has_lists = index.spec().contains("IVF");
@@ -282,7 +367,7 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
     };
     let dim = meta.dim;
     let single = args.single_queries.min(meta.nq);
-    let mut runs = Vec::with_capacity(sweep.len());
+    let (mut runs, mut pairs) = (Vec::with_capacity(sweep.len()), Vec::new());
     for nprobe in sweep {
         let params = SearchParams {
             nprobe: nprobe.max(1),
@@ -293,15 +378,13 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
         let person = identities
             .as_ref()
             .and_then(|ids| person_recall(&wide, &gt, meta.k_gt, ids));
-        let t = Instant::now();
-        let res = index.search(&queries, K, &params)?;
-        let qps_batch = meta.nq as f64 / seconds_since(t);
-        let t = Instant::now();
-        for q in queries.chunks_exact(dim).take(single) {
-            index.search(q, K, &params)?;
+        let (qps_batch, res) = time_batch(&*index, &queries, &params)?;
+        let qps_single = time_single(&*index, &queries, single, &params)?;
+        if let Some(twin) = &memory {
+            let rounds = (single, args.paired_rounds);
+            pairs.push(paired(&**twin, &*index, &queries, rounds, &params)?);
         }
-        let qps_single = single as f64 / seconds_since(t);
-        let rss_bytes = rss::current_rss();
+        let (rss_bytes, anon_rss_bytes) = (rss::current_rss(), rss::current_anon_rss());
         let run = AnnRun {
             nprobe,
             recall_at_10: recall_at_k(&res, &gt, meta.k_gt),
@@ -310,12 +393,14 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
             qps_single,
             cold_single_ms: cold_single_ms(&*index, &queries, dim, args.cold_queries, &params)?,
             rss_bytes,
+            anon_rss_bytes,
         };
         if !args.json {
             eprintln!("  nprobe {nprobe}: recall@10 {:.4}", run.recall_at_10);
         }
         runs.push(run);
     }
+    drop(memory);
     let peak_rss_bytes = if reset { rss::peak_rss() } else { None };
     let churn = match args.churn_batch {
         0 => None,
@@ -334,6 +419,7 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
         threads: rayon::current_num_threads(),
         on_disk: args.on_disk,
         runs,
+        paired: pairs,
         churn,
     })
 }
@@ -364,9 +450,9 @@ fn print_table(r: &AnnReport) {
         mib(r.peak_rss_bytes)
     );
     println!(
-        "| nprobe | recall@10 | person_recall | QPS batch | QPS single | cold single ms | RSS |"
+        "| nprobe | recall@10 | person_recall | QPS batch | QPS single | cold single ms | RSS | anon RSS |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for run in &r.runs {
         let nprobe = if run.nprobe == 0 {
             "-".to_string()
@@ -376,12 +462,33 @@ fn print_table(r: &AnnReport) {
         let person = run.person_recall.map_or("-".into(), |p| format!("{p:.4}"));
         let cold = run.cold_single_ms.map_or("-".into(), |c| format!("{c:.2}"));
         println!(
-            "| {nprobe} | {:.4} | {person} | {:.0} | {:.0} | {cold} | {} |",
+            "| {nprobe} | {:.4} | {person} | {:.0} | {:.0} | {cold} | {} | {} |",
             run.recall_at_10,
             run.qps_batch,
             run.qps_single,
-            mib(run.rss_bytes)
+            mib(run.rss_bytes),
+            mib(run.anon_rss_bytes)
         );
+    }
+    if !r.paired.is_empty() {
+        println!("in memory and on disk timed in turn (best of each):");
+        println!(
+            "| nprobe | rounds | QPS batch memory | on disk | ratio | QPS single memory | on disk | ratio |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for p in &r.paired {
+            println!(
+                "| {} | {} | {:.0} | {:.0} | {:.3} | {:.0} | {:.0} | {:.3} |",
+                p.nprobe,
+                p.rounds,
+                p.memory_qps_batch,
+                p.disk_qps_batch,
+                p.disk_qps_batch / p.memory_qps_batch,
+                p.memory_qps_single,
+                p.disk_qps_single,
+                p.disk_qps_single / p.memory_qps_single
+            );
+        }
     }
     if let Some(c) = &r.churn {
         println!(

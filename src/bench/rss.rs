@@ -27,6 +27,19 @@ pub fn current_rss() -> Option<u64> {
     }
 }
 
+/// Resident bytes not backed by a file (heap, stacks): what memory-mapped
+/// index lists in the page cache do not count in, since the kernel can drop those.
+pub fn current_anon_rss() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        proc_status_bytes("RssAnon:")
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// Peak resident set size in bytes since start (or since `reset_peak`).
 pub fn peak_rss() -> Option<u64> {
     #[cfg(target_os = "linux")]

@@ -678,6 +678,7 @@ impl InvertedLists for OnDiskLists {
             ids.len() * self.vector_bytes,
             "one vector copy per id"
         );
+        self.writable()?;
         let old = self.extents[list].len as usize;
         let new = old + ids.len();
         if new > MAX_LIST_LEN {

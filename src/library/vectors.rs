@@ -62,7 +62,8 @@ pub enum Catchup {
 }
 
 /// When the index kind changes: `Flat` up to `flat_below` faces, then IVF
-/// re-trained whenever `auto` would pick four times the lists (≈16× growth).
+/// re-trained whenever `auto` would pick four times the lists: 16× the
+/// training size (8× to 16× with the power-of-two rounding of nlist).
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
     pub flat_below: usize,
@@ -482,5 +483,24 @@ fn search_params(index: &dyn VectorIndex) -> SearchParams {
             k_factor: 32,
         },
         _ => SearchParams::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_switches_kind_as_the_library_grows() {
+        let p = Policy { flat_below: 1000 };
+        assert!(!p.outgrown("Flat", 999));
+        assert!(p.outgrown("Flat", 1000));
+        let ivf = p.spec(1000).to_spec_string();
+        assert!(ivf.starts_with("IVF128,"), "{ivf}");
+        assert!(
+            !p.outgrown(&ivf, 4000),
+            "4× the training size is not enough"
+        );
+        assert!(p.outgrown(&ivf, 16_000), "16× is");
     }
 }

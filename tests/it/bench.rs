@@ -196,6 +196,7 @@ pub(crate) fn ann_args(dir: &Path, index: &str) -> AnnArgs {
         on_disk: false,
         cold_queries: 3,
         churn_batch: 0,
+        paired_rounds: 0,
     }
 }
 

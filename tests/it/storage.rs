@@ -497,6 +497,7 @@ fn bench_ann_on_disk_measures_cold_queries_and_churn_with_the_same_recall() {
     let disk = facefind::bench::ann::measure(&facefind::bench::ann::AnnArgs {
         on_disk: true,
         churn_batch: 7,
+        paired_rounds: 1,
         ..args
     })
     .unwrap();
@@ -506,6 +507,12 @@ fn bench_ann_on_disk_measures_cold_queries_and_churn_with_the_same_recall() {
         assert!(m.cold_single_ms.is_none());
         assert!(d.cold_single_ms.is_some_and(|ms| ms > 0.0));
     }
+    assert_eq!(disk.paired.len(), memory.runs.len());
+    assert!(
+        disk.paired
+            .iter()
+            .all(|p| p.disk_qps_batch > 0.0 && p.memory_qps_single > 0.0)
+    );
     let churn = disk.churn.unwrap();
     assert_eq!(churn.vectors, 20);
     assert!(churn.add_per_s > 0.0 && churn.remove_per_s > 0.0);
