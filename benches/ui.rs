@@ -4,8 +4,10 @@
 //! time to the first frame, which never waits for the library to open.
 //!
 //! `cargo bench --bench ui -- [FACES] [FRAMES] [WHEEL_POINTS_PER_FRAME]`
-//! (default 100000 600 120). Optionally `--library DIR`: time the first frame
-//! and the opening of an existing data dir instead.
+//! (default 100000 600 120). `--library DIR`: time the first frame and the
+//! opening of an existing data dir instead. `--make-library N DIR`: write a
+//! data dir of N photos with one face each (seeded random unit embeddings,
+//! no thumbnails) for `--library`.
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +23,14 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
+    if let Some(at) = args.iter().position(|a| a == "--make-library") {
+        let n = args.get(at + 1).and_then(|n| n.parse().ok());
+        let dir = args.get(at + 2);
+        let (Some(n), Some(dir)) = (n, dir) else {
+            panic!("--make-library N DIR");
+        };
+        return make_library(n, Path::new(dir));
+    }
     if let Some(at) = args.iter().position(|a| a == "--library") {
         let dir = args.get(at + 1).expect("--library DIR").clone();
         return open_existing(Path::new(&dir));
@@ -86,19 +96,26 @@ fn main() {
     );
 }
 
-/// One 128² JPEG, hard-linked at the cache path of every face.
+/// Sixteen 128² JPEGs, hard-linked in turn at the cache path of every face
+/// (a file takes at most some 65k links).
 fn thumbnails(data_dir: &Path, faces: usize) {
     let cache = Thumbs::new(data_dir);
-    let source = data_dir.join("face.jpg");
-    image::RgbImage::from_fn(FACE_SIDE, FACE_SIDE, |x, y| {
-        image::Rgb([(x * 2) as u8, (y * 2) as u8, 128])
-    })
-    .save(&source)
-    .expect("writing the thumbnail");
+    let sources: Vec<_> = (0..16u32)
+        .map(|k| {
+            let source = data_dir.join(format!("face{k}.jpg"));
+            image::RgbImage::from_fn(FACE_SIDE, FACE_SIDE, |x, y| {
+                image::Rgb([(x * 2) as u8, (y * 2) as u8, (k * 16) as u8])
+            })
+            .save(&source)
+            .expect("writing a thumbnail");
+            source
+        })
+        .collect();
     for id in 1..=faces as i64 {
         let path = cache.face_path(id);
         std::fs::create_dir_all(path.parent().expect("a folder")).expect("thumbnail folder");
-        std::fs::hard_link(&source, &path).expect("linking a thumbnail");
+        std::fs::hard_link(&sources[id as usize % sources.len()], &path)
+            .expect("linking a thumbnail");
     }
 }
 
@@ -112,7 +129,9 @@ fn frame(ctx: &egui::Context, app: &mut FacefindApp, n: usize, events: Vec<Event
         ..RawInput::default()
     };
     let start = Instant::now();
-    let output = ctx.run_ui(input, |ui| app.frame(ui));
+    let mut output = ctx.run_ui(input, |ui| app.frame(ui));
+    // No GPU here: the texture uploads a renderer would make are dropped.
+    output.textures_delta.clear();
     let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
     std::hint::black_box(primitives);
     start.elapsed()
@@ -145,5 +164,53 @@ fn open_existing(dir: &Path) {
         pass.as_secs_f64() * 1e3,
         slowest.as_secs_f64() * 1e3,
         open_at.as_secs_f64()
+    );
+}
+
+/// A data dir of `n` photos (that need not exist) with one face each.
+fn make_library(n: usize, dir: &Path) {
+    use facefind::library::catalog::{Catalog, FaceRow, FileFacts, PhotoInfo};
+    std::fs::create_dir_all(dir).expect("creating the data dir");
+    let mut catalog = Catalog::open(&dir.join("catalog.sqlite")).expect("the catalog");
+    let photos = dir.join("photos");
+    let folder = catalog.add_folder(&photos).expect("adding the folder");
+    let mut rng = facefind::compute::rng::Rng::new(8);
+    let started = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+        catalog
+            .write(|tx| {
+                for &i in chunk {
+                    let facts = FileFacts {
+                        path: photos.join(format!("{i:07}.jpg")),
+                        size: 1,
+                        mtime_ns: 0,
+                        hash: (i as u128).to_le_bytes(),
+                    };
+                    let id = tx.insert_photo(folder, &facts)?;
+                    let mut embedding: Vec<f32> = (0..128).map(|_| rng.normal()).collect();
+                    let norm = embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
+                    embedding.iter_mut().for_each(|v| *v /= norm);
+                    let face = FaceRow {
+                        bbox: [10.0, 10.0, 100.0, 100.0],
+                        landmarks: [[50.0, 50.0]; 5],
+                        score: 0.9,
+                        quality: 0.8,
+                        embedding,
+                    };
+                    let info = PhotoInfo {
+                        width: 200,
+                        height: 200,
+                        taken_at: None,
+                    };
+                    tx.finish_photo(id, &info, &[face])?;
+                }
+                Ok(())
+            })
+            .expect("writing photos");
+    }
+    println!(
+        "{n} photos with one face each in {} ({:.1} s)",
+        dir.display(),
+        started.elapsed().as_secs_f64()
     );
 }

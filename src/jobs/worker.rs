@@ -623,8 +623,11 @@ impl Worker {
             })?;
             self.post.send(Event::Indexed(progress));
         }
-        self.post.send(Event::Busy(Some("finding people")));
-        people::update(self.writer()?, &ctl)?;
+        // A cancelled run leaves the people as they were; the next run updates them.
+        if !ctl.should_stop() {
+            self.post.send(Event::Busy(Some("finding people")));
+            people::update(self.writer()?, &ctl)?;
+        }
         self.report()
     }
 

@@ -101,7 +101,7 @@ fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
     };
     assert!(obama.photos >= 2, "{obama:?}");
     harness
-        .get_by_label(&format!("person {} · {}", obama.id, obama.photos))
+        .get_by_label(&format!("person {} · {} photos", obama.id, obama.photos))
         .click();
     harness.step();
     harness.key_press(egui::Key::Enter);

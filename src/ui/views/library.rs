@@ -87,11 +87,12 @@ fn indexing(ui: &mut Ui, app: &mut FacefindApp) {
     }
 }
 
-/// `90 s` → `1 min 30 s`.
+/// `2.5 s`, `42 s`, `1 min 30 s`, `2 h 5 min`.
 fn duration(seconds: f64) -> String {
     let s = seconds.round() as u64;
     match s {
-        0..60 => format!("{s} s"),
+        0..10 => format!("{seconds:.1} s"),
+        10..60 => format!("{s} s"),
         60..3600 => format!("{} min {} s", s / 60, s % 60),
         _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
     }

@@ -84,7 +84,7 @@ fn everyone(ui: &mut Ui, app: &mut FacefindApp) {
         .into_iter()
         .map(|p| {
             let hidden = if p.hidden { " (hidden)" } else { "" };
-            let caption = format!("{} · {}{hidden}", label(p), p.photos);
+            let caption = format!("{} · {} photos{hidden}", label(p), p.photos);
             (p.id, p.cover_face_id, caption, p.hidden)
         })
         .collect();
@@ -166,7 +166,11 @@ fn person(ui: &mut Ui, app: &mut FacefindApp) {
             app.state.people.person = None;
         }
         ui.heading(&title);
-        ui.add(egui::TextEdit::singleline(&mut app.state.people.rename).desired_width(160.0));
+        ui.add(
+            egui::TextEdit::singleline(&mut app.state.people.rename)
+                .hint_text("name")
+                .desired_width(160.0),
+        );
         if ui.button("Rename").clicked() {
             let name = app.state.people.rename.clone();
             app.worker

@@ -5,6 +5,7 @@ use std::path::Path;
 use egui::{Context, Id, Modal};
 
 use crate::ui::app::FacefindApp;
+use crate::ui::state::label;
 use crate::ui::widgets::photo::{FaceBox, boxed_photo};
 
 pub fn show(ctx: &Context, app: &mut FacefindApp) {
@@ -21,13 +22,17 @@ pub fn show(ctx: &Context, app: &mut FacefindApp) {
     else {
         return;
     };
+    let people = &app.state.people.all;
     let boxes: Vec<FaceBox> = photo
         .faces
         .iter()
         .map(|f| FaceBox {
             bbox: f.bbox,
             label: match f.person_id {
-                Some(person) => format!("person {person}"),
+                Some(person) => people
+                    .iter()
+                    .find(|p| p.id == person)
+                    .map_or(format!("person {person}"), label),
                 None => format!("face {}", f.face_id),
             },
             chosen: false,

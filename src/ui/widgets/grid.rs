@@ -1,8 +1,9 @@
 //! A virtualised grid of square tiles: only the rows in view are laid out,
 //! so 100k faces scroll as fast as 100. Arrow keys move the highlight,
 //! Enter or a double click opens it.
+use egui::text::{LayoutJob, TextFormat, TextWrapping};
 use egui::{
-    Align2, Color32, FontId, Key, Rect, Response, Role, ScrollArea, Sense, Stroke, StrokeKind,
+    Color32, FontId, Key, Rect, Response, Role, ScrollArea, Sense, Stroke, StrokeKind,
     TextureHandle, Ui, WidgetInfo, pos2, vec2,
 };
 
@@ -39,13 +40,18 @@ pub fn tile(
             };
             painter.rect_stroke(picture, 4.0, Stroke::new(2.0, color), StrokeKind::Inside);
         }
-        painter.text(
-            pos2(picture.center().x, picture.bottom() + 2.0),
-            Align2::CENTER_TOP,
-            caption,
-            FontId::proportional(12.0),
-            ui.visuals().text_color(),
+        // One line, cut with an ellipsis to the tile's width.
+        let mut job = LayoutJob::single_section(
+            caption.to_owned(),
+            TextFormat::simple(FontId::proportional(12.0), ui.visuals().text_color()),
         );
+        job.wrap = TextWrapping::truncate_at_width(side);
+        let galley = ui.ctx().fonts_mut(|f| f.layout_job(job));
+        let at = pos2(
+            picture.center().x - galley.size().x / 2.0,
+            picture.bottom() + 2.0,
+        );
+        painter.galley(at, galley, ui.visuals().text_color());
     }
     response.widget_info(|| WidgetInfo::selected(Role::Button, true, selected, caption));
     response
