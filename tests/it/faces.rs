@@ -24,7 +24,7 @@ fn shared_faces(set: &str) -> Option<PathBuf> {
 }
 
 /// One pipeline for the whole test binary (loading the models takes a while); tests take turns.
-fn pipeline() -> MutexGuard<'static, FacePipeline> {
+pub fn pipeline() -> MutexGuard<'static, FacePipeline> {
     static PIPELINE: OnceLock<Mutex<FacePipeline>> = OnceLock::new();
     let mut config = Config::default();
     config.faces.intra_threads = 2;

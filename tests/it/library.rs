@@ -291,3 +291,40 @@ fn a_lost_thumbnail_is_made_again_from_its_photo() {
     let err = thumbs.ensure_photo(8, missing, limits).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/photo.jpg"), "{err}");
 }
+
+#[test]
+fn a_photo_deleted_between_scan_and_decode_is_recorded_and_the_job_goes_on() {
+    use facefind::jobs::indexing::index_pending;
+    use facefind::library::Library;
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    fs::create_dir_all(&photos).unwrap();
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    for name in ["obama.jpg", "biden.jpg"] {
+        fs::copy(assets.join(name), photos.join(name)).unwrap();
+    }
+    let ctl = JobControl::default();
+    let (mut library, _) = Library::open_writer(&dir.path().join("data"), &ctl).unwrap();
+    library.catalog.add_folder(&photos).unwrap();
+    assert_eq!(rescan(&mut library.catalog).new.len(), 2);
+    fs::remove_file(photos.join("biden.jpg")).unwrap();
+
+    let progress =
+        index_pending(&mut library, &mut crate::faces::pipeline(), &ctl, |_| {}).unwrap();
+    assert_eq!((progress.done, progress.failed), (2, 1), "{progress:?}");
+    let skipped = library.catalog.skipped().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    let (path, reason) = &skipped[0];
+    assert!(
+        path.ends_with("biden.jpg") && reason.contains("biden.jpg"),
+        "{reason}"
+    );
+    assert!(reason.contains("No such file"), "{reason}");
+    assert!(
+        library.catalog.counts().unwrap().faces >= 1,
+        "the other photo was indexed"
+    );
+    // The next scan sees the file gone: the photo leaves the catalog.
+    assert_eq!(rescan(&mut library.catalog).deleted.len(), 1);
+    assert!(library.catalog.skipped().unwrap().is_empty());
+}
