@@ -4,8 +4,10 @@
 //! The chain's weakest step is as strong as possible (a widest path: its
 //! lowest similarity is maximal); among such chains the fewest steps win,
 //! then the fewest steps between two faces of the same person, so a chain
-//! walks through different people where it can. The search always runs
-//! from the lower end to the higher one, so A→B is B→A reversed, exactly.
+//! walks through different people where it can. Both searches run from the
+//! two ends at once and stop where they meet, so a query touches the faces
+//! near its ends, not all the faces one end can reach. They always start
+//! from the end with the lower face, so A→B is B→A reversed, exactly.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -23,6 +25,8 @@ pub struct FacePath {
 
 /// The best chain from any face of `from` to any face of `to`, or `None`
 /// when no chain links them. `person[i]` is the person of face `i`, if any.
+/// Of chains equal on all three counts, which one comes back is fixed by the
+/// graph and the ends, not by any further rule.
 pub fn face_path(
     adj: &Adjacency,
     from: &[usize],
@@ -49,6 +53,8 @@ enum Search {
     Reference,
 }
 
+/// Answers with the end holding the lower face as the start, so that A→B
+/// and B→A are one search.
 fn oriented(
     adj: &Adjacency,
     from: &[usize],
