@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::data::Dataset;
 use super::{BenchError, BenchResult};
+use crate::compute::rng::Rng;
 use crate::index::JobControl;
 use crate::index::factory::index_factory;
 use crate::jobs::people::{self as people, PeopleParams, PhotoState};
@@ -26,7 +27,7 @@ use crate::library::catalog::Source;
 use crate::people::cluster::{ClusterParams, Method, cluster};
 use crate::people::graph;
 use crate::people::metrics::{ClusterQuality, cluster_quality};
-use crate::people::paths::face_path;
+use crate::people::paths::{FacePath, face_path, face_path_reference};
 
 #[derive(Debug, clap::Args)]
 pub struct PeopleArgs {
@@ -42,6 +43,10 @@ pub struct PeopleArgs {
     /// Inverted lists visited per graph query for `--data` (default: the library's choice).
     #[arg(long)]
     pub nprobe: Option<usize>,
+    /// Keep the saved people graph of `--data` at this file; when it exists
+    /// already, time only the path query on it (skips index, graph and clustering).
+    #[arg(long)]
+    pub graph: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -55,6 +60,16 @@ pub fn run(args: &PeopleArgs) -> BenchResult<()> {
                 print_json(&report)
             } else {
                 print_quality(&report);
+                Ok(())
+            }
+        }
+        (None, Some(_)) if args.graph.as_deref().is_some_and(Path::exists) => {
+            let file = args.graph.as_deref().expect("checked");
+            let report = path_timing(file, &read_labels(file)?)?;
+            if args.json {
+                print_json(&report)
+            } else {
+                print_path(&report);
                 Ok(())
             }
         }
@@ -450,11 +465,27 @@ pub struct TimingReport {
     pub assigned: f64,
     /// BCubed F against the data set's identities, where it has them.
     pub bcubed_f: Option<f64>,
+    pub path: PathReport,
+}
+
+/// Path queries as `facefind path` answers them, on a saved graph.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathReport {
+    pub n: usize,
+    /// Face pairs asked: the first and last rows, then seeded random pairs.
+    pub pairs: usize,
     /// Reading and checking the saved graph with its adjacency.
-    pub path_load_s: f64,
-    pub path_search_s: f64,
-    pub path_total_s: f64,
-    pub path_steps: Option<usize>,
+    pub load_s: f64,
+    pub search_mean_s: f64,
+    pub search_max_s: f64,
+    /// The simple reference search on the same queries, for comparison.
+    pub reference_mean_s: f64,
+    pub reference_max_s: f64,
+    /// Load plus the slowest search.
+    pub total_s: f64,
+    /// Steps and bottleneck of the first pair's chain.
+    pub steps: Option<usize>,
+    pub bottleneck: Option<f32>,
 }
 
 /// Times the people graph, the clustering and one path query on a data set.
@@ -489,22 +520,23 @@ pub fn timing(dir: &Path, args: &PeopleArgs) -> BenchResult<TimingReport> {
         cluster_quality(&labels, &truth).bcubed_f
     });
 
-    // A path query as `facefind path` answers it: load the saved graph, then search.
-    let file = std::env::temp_dir().join(format!(
-        "facefind-bench-people-{}.graph",
-        std::process::id()
-    ));
+    let kept = args.graph.clone();
+    let file = kept.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "facefind-bench-people-{}.graph",
+            std::process::id()
+        ))
+    });
     graph::save(&file, &[n as u64], &ids, &knn)?;
     drop(knn);
-    let t = Instant::now();
-    let loaded = graph::load(&file);
-    let _ = std::fs::remove_file(&file);
-    let adjacency = loaded?.adjacency;
-    let path_load_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    // Two faces far apart in the data (first and last rows: different identities).
-    let found = face_path(&adjacency, &[0], &[n - 1], &labels);
-    let path_search_s = t.elapsed().as_secs_f64();
+    let path = path_timing(&file, &labels);
+    match kept {
+        Some(_) => write_labels(&file, &labels)?,
+        None => {
+            let _ = std::fs::remove_file(&file);
+        }
+    }
+    let path = path?;
     Ok(TimingReport {
         n,
         dim,
@@ -518,11 +550,93 @@ pub fn timing(dir: &Path, args: &PeopleArgs) -> BenchResult<TimingReport> {
         people: labels.iter().flatten().max().map_or(0, |&m| m as usize + 1),
         assigned: labels.iter().filter(|l| l.is_some()).count() as f64 / n.max(1) as f64,
         bcubed_f,
-        path_load_s,
-        path_search_s,
-        path_total_s: path_load_s + path_search_s,
-        path_steps: found.map(|p| p.faces.len() - 1),
+        path,
     })
+}
+
+/// Face pairs timed per path benchmark.
+const PATH_PAIRS: usize = 10;
+
+/// Loads the saved graph `file` and answers path queries between faces:
+/// the first and last rows (different identities, far apart in the data),
+/// then seeded random pairs, with the search and with its simple reference,
+/// which must find chains of the same quality.
+fn path_timing(file: &Path, labels: &[Option<u32>]) -> BenchResult<PathReport> {
+    let t = Instant::now();
+    let adjacency = graph::load(file)?.adjacency;
+    let load_s = t.elapsed().as_secs_f64();
+    let n = adjacency.len();
+    if n < 2 || labels.len() != n {
+        return Err(BenchError::Format(format!(
+            "{}: {n} nodes and {} labels",
+            file.display(),
+            labels.len()
+        )));
+    }
+    let mut rng = Rng::new(17);
+    let mut pairs = vec![(0, n - 1)];
+    pairs.extend((1..PATH_PAIRS).map(|_| (rng.below(n), rng.below(n))));
+    let shape = |p: &Option<FacePath>| p.as_ref().map(|p| (p.faces.len(), p.bottleneck));
+    let (mut search, mut reference, mut first) = (vec![], vec![], None);
+    for &(a, b) in &pairs {
+        let t = Instant::now();
+        let found = face_path(&adjacency, &[a], &[b], labels);
+        search.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let want = face_path_reference(&adjacency, &[a], &[b], labels);
+        reference.push(t.elapsed().as_secs_f64());
+        if shape(&found) != shape(&want) {
+            return Err(BenchError::Format(format!(
+                "path {a} → {b}: search {:?} disagrees with its reference {:?}",
+                shape(&found),
+                shape(&want)
+            )));
+        }
+        first.get_or_insert(found);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let first = first.flatten();
+    Ok(PathReport {
+        n,
+        pairs: pairs.len(),
+        load_s,
+        search_mean_s: mean(&search),
+        search_max_s: max(&search),
+        reference_mean_s: mean(&reference),
+        reference_max_s: max(&reference),
+        total_s: load_s + max(&search),
+        steps: first.as_ref().map(|p| p.faces.len() - 1),
+        bottleneck: first.map(|p| p.bottleneck),
+    })
+}
+
+/// The clustering's labels beside a kept graph (`u32::MAX`: unassigned), so
+/// a later run can time paths on it without clustering again.
+fn labels_file(graph: &Path) -> PathBuf {
+    graph.with_extension("labels")
+}
+
+fn write_labels(graph: &Path, labels: &[Option<u32>]) -> BenchResult<()> {
+    let bytes: Vec<u8> = labels
+        .iter()
+        .flat_map(|l| l.unwrap_or(u32::MAX).to_le_bytes())
+        .collect();
+    let path = labels_file(graph);
+    std::fs::write(&path, bytes).map_err(|source| BenchError::Io { path, source })
+}
+
+fn read_labels(graph: &Path) -> BenchResult<Vec<Option<u32>>> {
+    let path = labels_file(graph);
+    let bytes = std::fs::read(&path).map_err(|source| BenchError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .map(|l| (l != u32::MAX).then_some(l))
+        .collect())
 }
 
 fn print_timing(r: &TimingReport) {
@@ -539,13 +653,31 @@ fn print_timing(r: &TimingReport) {
     );
     println!("| clustering | {:.1} |", r.cluster_s);
     println!("| **re-cluster total** | **{:.1}** |", r.clustering_total_s);
-    println!("| path: load the saved graph | {:.3} |", r.path_load_s);
-    println!("| path: search | {:.3} |", r.path_search_s);
-    println!("| **path query total** | **{:.3}** |", r.path_total_s);
     let f = r.bcubed_f.map_or("-".into(), |f| format!("{f:.3}"));
-    let steps = r.path_steps.map_or("no path".into(), |s| s.to_string());
     println!(
-        "people {}, assigned {:.3}, BCubed F {f}, path steps {steps}",
+        "people {}, assigned {:.3}, BCubed F {f}",
         r.people, r.assigned
     );
+    print_path(&r.path);
+}
+
+fn print_path(r: &PathReport) {
+    println!(
+        "| path query, {} faces, {} face pairs | seconds |",
+        r.n, r.pairs
+    );
+    println!("|---|---|");
+    println!("| load the saved graph | {:.3} |", r.load_s);
+    println!(
+        "| search: mean / slowest | {:.4} / {:.4} |",
+        r.search_mean_s, r.search_max_s
+    );
+    println!(
+        "| (reference search: mean / slowest) | {:.3} / {:.3} |",
+        r.reference_mean_s, r.reference_max_s
+    );
+    println!("| **load + slowest search** | **{:.3}** |", r.total_s);
+    let steps = r.steps.map_or("no path".into(), |s| s.to_string());
+    let width = r.bottleneck.map_or("-".into(), |b| format!("{b:.4}"));
+    println!("first pair (rows 0 → n-1): path steps {steps}, bottleneck {width}");
 }

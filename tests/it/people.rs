@@ -4,7 +4,7 @@ use facefind::compute::rng::Rng;
 use facefind::people::cluster::{ClusterParams, Method, cluster};
 use facefind::people::graph::{Adjacency, KnnGraph, NONE};
 use facefind::people::metrics::cluster_quality;
-use facefind::people::paths::face_path;
+use facefind::people::paths::{FacePath, face_path, face_path_reference};
 
 fn normalise(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -200,6 +200,79 @@ fn a_path_prefers_steps_through_other_people() {
     assert_eq!(
         face_path(&adj, &[0], &[3], &person).unwrap().faces,
         vec![0, 2, 3]
+    );
+}
+
+/// A seeded random graph: sparse (often in pieces), similarities from a few
+/// values (many ties), a few people and some faces of no one.
+fn random_graph(rng: &mut Rng) -> (Adjacency, Vec<Option<u32>>) {
+    let n = 2 + rng.below(40);
+    let mut edges = Vec::new();
+    for a in 0..n as u32 {
+        for b in a + 1..n as u32 {
+            if rng.below(n) < 2 {
+                edges.push((a, b, (1 + rng.below(5)) as f32 / 5.0));
+            }
+        }
+    }
+    let person = (0..n)
+        .map(|_| Some(rng.below(4) as u32).filter(|&p| p < 3))
+        .collect();
+    (Adjacency::from_edges(n, &edges), person)
+}
+
+/// Steps between two faces of the same person along `path`.
+fn same_person_steps(path: &FacePath, person: &[Option<u32>]) -> usize {
+    path.faces
+        .windows(2)
+        .filter(|w| person[w[0]].is_some() && person[w[0]] == person[w[1]])
+        .count()
+}
+
+#[test]
+fn the_two_way_path_search_matches_the_simple_reference() {
+    let mut rng = Rng::new(7);
+    let (mut found, mut missing) = (0, 0);
+    for _ in 0..300 {
+        let (adj, person) = random_graph(&mut rng);
+        for _ in 0..10 {
+            let (a, b) = (1 + rng.below(2), 1 + rng.below(3).min(adj.len() - 1));
+            let from = rng.sample_indices(adj.len(), a);
+            let to = rng.sample_indices(adj.len(), b);
+            let fast = face_path(&adj, &from, &to, &person);
+            let reference = face_path_reference(&adj, &from, &to, &person);
+            let back = face_path(&adj, &to, &from, &person);
+            let (Some(fast), Some(reference), Some(back)) = (fast, reference, back) else {
+                assert!(face_path(&adj, &from, &to, &person).is_none());
+                assert!(face_path_reference(&adj, &from, &to, &person).is_none());
+                assert!(face_path(&adj, &to, &from, &person).is_none());
+                missing += 1;
+                continue;
+            };
+            found += 1;
+            // The same quality of chain (ties may pick another chain of it).
+            assert_eq!(fast.bottleneck, reference.bottleneck);
+            assert_eq!(fast.faces.len(), reference.faces.len());
+            assert_eq!(
+                same_person_steps(&fast, &person),
+                same_person_steps(&reference, &person)
+            );
+            // A real chain between the two sets, its steps as recorded.
+            assert!(from.contains(&fast.faces[0]));
+            assert!(to.contains(fast.faces.last().unwrap()));
+            for (w, &sim) in fast.faces.windows(2).zip(&fast.sims) {
+                assert!(adj.edges(w[0]).any(|(j, s)| j == w[1] && s == sim));
+                assert!(sim >= fast.bottleneck);
+            }
+            // Read backwards, the same chain.
+            let mut reversed = back.faces.clone();
+            reversed.reverse();
+            assert_eq!(fast.faces, reversed);
+        }
+    }
+    assert!(
+        found > 500 && missing > 200,
+        "{found} chains, {missing} none"
     );
 }
 
