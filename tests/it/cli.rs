@@ -6,11 +6,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn root() -> &'static Path {
+pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn facefind(data: &Path, args: &[&str]) -> Command {
+pub fn facefind(data: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_facefind"));
     cmd.arg("--data-dir")
         .arg(data)
@@ -19,7 +19,7 @@ fn facefind(data: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn run(data: &Path, args: &[&str]) -> Output {
+pub fn run(data: &Path, args: &[&str]) -> Output {
     let out = facefind(data, args).output().expect("running facefind");
     assert!(
         out.status.success(),
@@ -29,7 +29,7 @@ fn run(data: &Path, args: &[&str]) -> Output {
     out
 }
 
-fn json(data: &Path, args: &[&str]) -> Value {
+pub fn json(data: &Path, args: &[&str]) -> Value {
     let mut args = args.to_vec();
     args.push("--json");
     serde_json::from_slice(&run(data, &args).stdout).expect("JSON on stdout")

@@ -3,14 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use crate::cli::root;
 use facefind::compute::rng::Rng;
 use facefind::config::Config;
 use facefind::faces::decode::{Limits, decode_file};
 use facefind::faces::{Face, FaceError, FacePipeline};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The labelled photos in `../shared`, or None (with the reason printed) where they are absent.
 fn shared_faces(set: &str) -> Option<PathBuf> {

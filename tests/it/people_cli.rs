@@ -1,39 +1,10 @@
 //! The people commands end to end, through the real binary, on the bundled
 //! photos: three of one man and one of another.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn facefind(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_facefind"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("FACEFIND_BACKEND", "cpu")
-        .output()
-        .expect("running facefind")
-}
-
-fn run(data: &Path, args: &[&str]) -> Output {
-    let out = facefind(data, args);
-    assert!(
-        out.status.success(),
-        "facefind {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json(data: &Path, args: &[&str]) -> Value {
-    let mut args = args.to_vec();
-    args.push("--json");
-    serde_json::from_slice(&run(data, &args).stdout).expect("JSON on stdout")
-}
+use crate::cli::{facefind, json, root, run};
 
 struct Sample {
     _dir: tempfile::TempDir,
@@ -209,7 +180,7 @@ fn index_then_people_names_edits_and_undo() {
         (vec!["person", "Nobody"], "no person Nobody"),
         (vec!["confirm", "999999"], "no face 999999"),
     ] {
-        let out = facefind(&s.data, &args);
+        let out = facefind(&s.data, &args).output().expect("running facefind");
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(why), "{args:?}: {err}");

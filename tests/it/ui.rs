@@ -5,15 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::cli::root;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use facefind::compute::select::{BackendChoice, request};
 use facefind::ui::FacefindApp;
 use facefind::ui::state::View;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn window(data: &Path) -> Harness<'static, FacefindApp> {
     request(Some(BackendChoice::Cpu)).ok();
