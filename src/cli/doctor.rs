@@ -12,8 +12,9 @@ type Check = (String, Result<String, String>);
 pub fn doctor(data_dir: &Path) -> anyhow::Result<()> {
     let config = Config::load(data_dir)?;
     let mut checks: Vec<Check> = crate::faces::models::doctor(&config.faces);
-    let selection = crate::compute::select::global();
-    checks.push(("compute backend".into(), Ok(selection.note.clone())));
+    // Opened here, not through the lazy process-wide one: doctor's job is to look.
+    let selection = crate::compute::select::open(crate::compute::select::requested());
+    checks.push(("compute backend".into(), Ok(selection.note)));
     checks.push(("GPU".into(), Ok(crate::compute::gpu::describe())));
     checks.extend(library_checks(data_dir));
     let mut failed = 0;

@@ -5,8 +5,10 @@
 //! - `gpu`: any adapter, software ones included (that is how CI runs the shaders on
 //!   lavapipe); every call the GPU kernels support runs on the device.
 //! - `auto`: a hardware adapter only, never a software one, and a call goes to the device
-//!   only when a cost model *measured on this machine* at start-up says it wins (see
-//!   [`Crossover`]). No hardware adapter: the CPU.
+//!   only when a cost model *measured on this machine* says it wins (see [`Crossover`]).
+//!   The device is opened and measured on the first call large enough for any device to
+//!   win ([`OPEN_FLOOR`]), so commands on small libraries never pay for it (≈50 ms and
+//!   50 MB of driver per process, measured with lavapipe). No hardware adapter: the CPU.
 //!
 //! Whatever the choice, a call the device cannot take (too large, unsupported) runs on
 //! the CPU, and a device fault (validation error, lost device) switches the process to
@@ -86,6 +88,11 @@ pub struct Selection {
 static REQUESTED: OnceLock<BackendChoice> = OnceLock::new();
 static GLOBAL: OnceLock<Selection> = OnceLock::new();
 
+/// The calls `auto` answers on the CPU without opening a device: about 100 µs of this
+/// CPU backend's work (10 Mflop of distances, 1 MB of scanned codes), below the fixed cost
+/// of one device call (submit, wait, read-back) on any wgpu device.
+pub const OPEN_FLOOR: (f64, f64) = (1e7, 1e6);
+
 /// Records the command line's choice (checked against `FACEFIND_BACKEND`) for [`global`].
 /// Call once at start-up; later calls and calls after [`global`] has run change nothing.
 pub fn request(flag: Option<BackendChoice>) -> Result<BackendChoice, ChoiceError> {
@@ -97,18 +104,32 @@ pub fn request(flag: Option<BackendChoice>) -> Result<BackendChoice, ChoiceError
 /// environment; an unreadable `FACEFIND_BACKEND` is logged and read as `auto`).
 pub fn global() -> &'static Selection {
     GLOBAL.get_or_init(|| {
-        let choice = REQUESTED.get().copied().unwrap_or_else(|| {
-            BackendChoice::resolve(None).unwrap_or_else(|e| {
-                eprintln!("facefind: {e}; using auto");
-                BackendChoice::Auto
-            })
-        });
+        let choice = requested();
+        if choice == BackendChoice::Auto {
+            // Quiet, and opened only when a call needs it (`doctor` shows what it finds).
+            return Selection {
+                backend: Arc::new(GpuRouted::deferred()),
+                choice,
+                note: "auto: a hardware GPU, if there is one, is opened and measured on the \
+                       first call large enough to gain from it"
+                    .into(),
+            };
+        }
         let selection = open(choice);
-        // `auto` stays quiet (`doctor` shows its choice); an explicit `gpu` says what it got.
         if choice == BackendChoice::Gpu {
             eprintln!("facefind: compute: {}", selection.note);
         }
         selection
+    })
+}
+
+/// The recorded choice (see [`request`]), else the environment's, else `auto`.
+pub fn requested() -> BackendChoice {
+    REQUESTED.get().copied().unwrap_or_else(|| {
+        BackendChoice::resolve(None).unwrap_or_else(|e| {
+            eprintln!("facefind: {e}; using auto");
+            BackendChoice::Auto
+        })
     })
 }
 
@@ -123,6 +144,14 @@ pub fn open(choice: BackendChoice) -> Selection {
         BackendChoice::Auto => GpuBackend::open(&GpuOptions::default()),
     };
     route(choice, gpu)
+}
+
+/// `auto`'s device and rule: a hardware adapter that passes its calibration, else `Err(why)`.
+fn open_auto() -> Result<(GpuBackend, Rule), String> {
+    let gpu = GpuBackend::open(&GpuOptions::default()).map_err(|e| e.to_string())?;
+    let cross = Crossover::measure(&gpu)
+        .map_err(|why| format!("GPU {} not used: {why}", gpu.summary().name))?;
+    Ok((gpu, Rule::Measured(cross)))
 }
 
 /// The selection for a device someone else opened (the GUI's eframe renderer), so that
@@ -380,8 +409,9 @@ enum Work {
 
 /// The GPU backend behind the `Backend` trait, the CPU answering whatever it does not.
 pub struct GpuRouted {
-    gpu: GpuBackend,
-    rule: Rule,
+    /// The device and when it takes a call; unset until `auto`'s first large call opens
+    /// it, `None` when that found none.
+    device: OnceLock<Option<(GpuBackend, Rule)>>,
     /// Set by the first device fault: from then on every call runs on the CPU.
     off: AtomicBool,
     /// Reasons already logged, so a repeated one is said once.
@@ -395,16 +425,25 @@ impl GpuRouted {
     }
 
     fn new(gpu: GpuBackend, rule: Rule) -> Self {
+        let routed = Self::deferred();
+        // A fresh cell: setting it cannot fail.
+        let _ = routed.device.set(Some((gpu, rule)));
+        routed
+    }
+
+    /// `auto` with no device opened yet: [`open_auto`] runs on the first call above
+    /// [`OPEN_FLOOR`].
+    fn deferred() -> Self {
         Self {
-            gpu,
-            rule,
+            device: OnceLock::new(),
             off: AtomicBool::new(false),
             said: Mutex::new(HashSet::new()),
         }
     }
 
-    pub fn gpu(&self) -> &GpuBackend {
-        &self.gpu
+    /// The device, once opened.
+    pub fn gpu(&self) -> Option<&GpuBackend> {
+        self.device.get()?.as_ref().map(|(gpu, _)| gpu)
     }
 
     fn say_once(&self, line: String) {
@@ -424,7 +463,7 @@ impl GpuRouted {
         if !self.wants(work) {
             return None;
         }
-        match f(&self.gpu) {
+        match f(self.gpu()?) {
             Ok(v) => Some(v),
             Err(e @ (GpuError::TooLarge { .. } | GpuError::Unsupported(_))) => {
                 self.say_once(format!("{what} on the CPU: {e}"));
@@ -443,7 +482,18 @@ impl GpuRouted {
         if self.off.load(Ordering::Relaxed) {
             return false;
         }
-        match (self.rule, work) {
+        let small = match work {
+            Work::Compute(flops) => flops < OPEN_FLOOR.0,
+            Work::Scan(bytes) => bytes < OPEN_FLOOR.1,
+        };
+        if small && self.device.get().is_none() {
+            return false;
+        }
+        let device = self.device.get_or_init(|| open_auto().ok());
+        let Some((_, rule)) = device else {
+            return false;
+        };
+        match (*rule, work) {
             (Rule::Always, _) => true,
             (Rule::Measured(cross), Work::Compute(flops)) => cross.compute.gpu_wins(flops),
             (Rule::Measured(cross), Work::Scan(bytes)) => cross.scan.gpu_wins(bytes),
@@ -761,5 +811,29 @@ mod tests {
             cpu_per_unit_s: 1e-9,
         };
         assert!(slow.break_even().is_infinite() && !slow.gpu_wins(1e18));
+    }
+
+    #[test]
+    fn auto_opens_no_device_for_small_calls() {
+        let routed = GpuRouted::deferred();
+        let mut rng = Rng::new(7);
+        let dim = 64;
+        let (q, small) = (rng.uniform_vec(dim), rng.uniform_vec(100 * dim));
+        let want = CpuBackend.knn(Metric::InnerProduct, &q, &small, dim, 5);
+        let got = routed.knn(Metric::InnerProduct, &q, &small, dim, 5);
+        assert_eq!(got.rows, want.rows);
+        assert!(
+            routed.device.get().is_none(),
+            "a 12.8 kflop call opened a device"
+        );
+        // 2·16·10000·64 = 20 Mflop, above the floor: the device is looked for (and a
+        // software-only machine answers on the CPU all the same).
+        let (qs, large) = (rng.uniform_vec(16 * dim), rng.uniform_vec(10_000 * dim));
+        let want = CpuBackend.knn(Metric::InnerProduct, &qs, &large, dim, 5);
+        let got = routed.knn(Metric::InnerProduct, &qs, &large, dim, 5);
+        assert!(routed.device.get().is_some());
+        if routed.gpu().is_none() {
+            assert_eq!(got.rows, want.rows);
+        }
     }
 }

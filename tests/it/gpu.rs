@@ -460,7 +460,9 @@ fn routed_backend_answers_as_the_cpu() {
 fn a_lost_device_hands_over_to_the_cpu() {
     let Some(gpu) = routed(None) else { return };
     let want = trait_answers(&CpuBackend);
-    gpu.gpu().lose_device();
+    gpu.gpu()
+        .expect("`--backend gpu` opens its device")
+        .lose_device();
     for round in 0..2 {
         let (knn, labels, scan) = trait_answers(&gpu);
         assert_eq!(knn, want.0, "round {round}");
