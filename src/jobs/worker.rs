@@ -14,9 +14,11 @@ use crate::faces::detect::resize;
 use crate::faces::{Face, FacePipeline, Photo};
 use crate::index::JobControl;
 use crate::jobs::indexing::{Progress, index_pending};
-use crate::jobs::people::{self, Clones, Endpoint, FacePath, PersonPhotos, PersonSummary};
+use crate::jobs::people::{
+    self, Clones, Endpoint, FacePath, LookalikePairHit, PersonPhotos, PersonSummary,
+};
 use crate::jobs::search::{Hit, SearchError, largest_face, similar_faces};
-use crate::library::catalog::{Counts, FaceHit, PhotoStatus};
+use crate::library::catalog::{Catalog, Counts, FaceHit, PhotoStatus};
 use crate::library::scan::{ScanProblem, scan};
 use crate::library::thumbs::Thumbs;
 use crate::library::{Library, OpenError};
@@ -28,6 +30,8 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 pub const MAX_RESULTS: usize = 500;
 /// Lookalikes kept per request.
 const LOOKALIKES: usize = 60;
+/// Closest pairs of the library shown.
+const PAIRS: usize = 200;
 /// Photos are shown at most this long on their long side.
 const VIEW_SIDE: u32 = 1600;
 /// Thumbnail requests kept waiting; older ones are dropped (they scrolled away).
@@ -63,8 +67,10 @@ pub enum Command {
     Person { id: i64, min_sim: f32 },
     /// A people edit; the people list (and the person shown) are sent again after it.
     Edit(Edit),
-    /// Lookalikes of a person (other people's closest faces).
-    Lookalikes(i64),
+    /// Lookalikes: other people's faces closest to a person, a face or the query.
+    Lookalikes(LookalikesOf),
+    /// The library-wide closest pairs of different people.
+    Pairs,
     /// The chain of faces from one face to another.
     Path { from: i64, to: i64 },
     /// Save the settings (`settings.json`) and the GUI's preferences (`ui.json`).
@@ -72,6 +78,16 @@ pub enum Command {
         config: Box<Config>,
         ui: serde_json::Value,
     },
+}
+
+/// Whose lookalikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LookalikesOf {
+    Person(i64),
+    /// A library face.
+    Face(i64),
+    /// A face (by position) of the photo searched last.
+    Query(usize),
 }
 
 /// The people edits the window offers.
@@ -129,9 +145,11 @@ pub enum Event {
     People(Vec<PersonSummary>),
     Person(Box<PersonPhotos>),
     Lookalikes {
-        person: i64,
+        of: LookalikesOf,
         clones: Clones,
     },
+    /// The closest pairs of different people, closest first.
+    Pairs(Vec<LookalikePairHit>),
     /// None: no chain of the people graph links the two faces.
     Path {
         from: i64,
@@ -181,6 +199,16 @@ pub struct Rgb {
     pub pixels: Vec<u8>,
 }
 
+impl From<Photo> for Rgb {
+    fn from(photo: Photo) -> Self {
+        Self {
+            width: photo.width,
+            height: photo.height,
+            pixels: photo.rgb,
+        }
+    }
+}
+
 impl Rgb {
     /// `photo` shrunk to at most `side` on its long side; returns it with the factor
     /// from photo to picture pixels.
@@ -193,12 +221,7 @@ impl Rgb {
         } else {
             photo.clone()
         };
-        let picture = Self {
-            width: small.width,
-            height: small.height,
-            pixels: small.rgb,
-        };
-        (picture, scale)
+        (Self::from(small), scale)
     }
 }
 
@@ -228,6 +251,8 @@ pub struct PhotoView {
 pub enum ThumbKey {
     Face(i64),
     Photo(i64),
+    /// The photo of a face (by the face's id) with the face boxed.
+    FaceInPhoto(i64),
 }
 
 /// Why the worker could not do what it was asked.
@@ -251,6 +276,8 @@ pub enum WorkerError {
     ReadOnly,
     #[error("no photo searched yet")]
     NoQuery,
+    #[error("face {0} is no longer in the library")]
+    NoSuchFace(i64),
 }
 
 fn file_error(path: &Path, reason: impl ToString) -> WorkerError {
@@ -310,8 +337,10 @@ impl WorkerHandle {
         };
         let loader = ThumbLoader {
             cache: Thumbs::new(&dir),
+            dir: dir.clone(),
             queue: thumbs.clone(),
             post: post.clone(),
+            source: None,
         };
         std::thread::Builder::new()
             .name("facefind-thumbs".into())
@@ -322,6 +351,7 @@ impl WorkerHandle {
             library: None,
             pipeline: None,
             photo_ids: None,
+            query_path: None,
             query: Vec::new(),
             person: None,
             job: job.clone(),
@@ -394,7 +424,8 @@ struct Worker {
     pipeline: Option<FacePipeline>,
     /// Photo ids by path, for the photo viewer; rebuilt after the library changes.
     photo_ids: Option<HashMap<PathBuf, i64>>,
-    /// The faces of the photo searched last.
+    /// The photo searched last and its faces.
+    query_path: Option<PathBuf>,
     query: Vec<Face>,
     /// The person shown, sent again after each edit.
     person: Option<(i64, f32)>,
@@ -422,9 +453,8 @@ impl Worker {
                     self.task("finding a person's photos", |w| w.person(id, min_sim))
                 }
                 Command::Edit(edit) => self.task("editing people", |w| w.edit(edit)),
-                Command::Lookalikes(person) => {
-                    self.task("finding lookalikes", |w| w.lookalikes(person))
-                }
+                Command::Lookalikes(of) => self.task("finding lookalikes", |w| w.lookalikes(of)),
+                Command::Pairs => self.task("finding lookalike pairs", Self::pairs),
                 Command::Path { from, to } => self.task("finding a path", |w| w.path(from, to)),
                 Command::SaveSettings { config, ui } => {
                     self.task("saving settings", |w| w.save_settings(*config, &ui))
@@ -549,9 +579,29 @@ impl Worker {
         Ok(())
     }
 
-    fn lookalikes(&mut self, person: i64) -> Result<(), WorkerError> {
-        let clones = people::clones_of_person(self.library()?, person, LOOKALIKES)?;
-        self.post.send(Event::Lookalikes { person, clones });
+    fn lookalikes(&mut self, of: LookalikesOf) -> Result<(), WorkerError> {
+        let clones = match of {
+            LookalikesOf::Person(id) => people::clones_of_person(self.library()?, id, LOOKALIKES)?,
+            LookalikesOf::Face(id) => people::clones_of_faces(self.library()?, &[id], LOOKALIKES)?,
+            LookalikesOf::Query(face) => {
+                let path = self.query_path.clone().ok_or(WorkerError::NoQuery)?;
+                self.library()?;
+                self.pipeline()?;
+                let (library, pipeline) = (
+                    self.library.as_ref().expect("opened above"),
+                    self.pipeline.as_mut().expect("loaded above"),
+                );
+                people::clones_of_photo(library, pipeline, &path, Some(face), LOOKALIKES)?
+            }
+        };
+        self.post.send(Event::Lookalikes { of, clones });
+        Ok(())
+    }
+
+    fn pairs(&mut self) -> Result<(), WorkerError> {
+        let ctl = self.job.fresh();
+        let pairs = people::lookalike_pairs(self.library()?, PAIRS, &ctl)?;
+        self.post.send(Event::Pairs(pairs));
         Ok(())
     }
 
@@ -641,6 +691,7 @@ impl Worker {
         let chosen = largest_face(&faces);
         let (picture, scale) = Rgb::fit(&photo, VIEW_SIDE);
         self.query = faces.clone();
+        self.query_path = Some(path.to_owned());
         self.post.send(Event::Query(Box::new(QueryPhoto {
             path: path.to_owned(),
             picture,
@@ -685,12 +736,7 @@ impl Worker {
 
     fn open_face(&mut self, face_id: i64) -> Result<(), WorkerError> {
         let hit = self.library()?.catalog.face_hits(&[face_id])?.pop();
-        let hit = hit.ok_or_else(|| {
-            file_error(
-                &self.dir,
-                format!("face {face_id} is no longer in the library"),
-            )
-        })?;
+        let hit = hit.ok_or(WorkerError::NoSuchFace(face_id))?;
         self.open_photo(&hit.path)
     }
 
@@ -782,27 +828,103 @@ impl ThumbQueue {
 
 struct ThumbLoader {
     cache: Thumbs,
+    dir: PathBuf,
     queue: Arc<ThumbQueue>,
     post: Post,
+    /// Opened when a thumbnail is first missing from the cache: the worker
+    /// creates the library, and most requests never need it.
+    source: Option<ThumbSource>,
+}
+
+/// What remaking a thumbnail takes: where each face and photo is.
+struct ThumbSource {
+    catalog: Catalog,
+    limits: Limits,
+    /// Photo ids by path, rebuilt when a photo is not found in it.
+    photo_ids: HashMap<PathBuf, i64>,
+}
+
+impl ThumbSource {
+    fn face(&self, face_id: i64) -> Result<FaceHit, WorkerError> {
+        self.catalog
+            .face_hits(&[face_id])?
+            .pop()
+            .ok_or(WorkerError::NoSuchFace(face_id))
+    }
+
+    fn photo_id(&mut self, path: &Path) -> Result<i64, WorkerError> {
+        if !self.photo_ids.contains_key(path) {
+            let indexed = self.catalog.photos_with_status(PhotoStatus::Indexed)?;
+            self.photo_ids = indexed.into_iter().map(|p| (p.path, p.id)).collect();
+        }
+        self.photo_ids
+            .get(path)
+            .copied()
+            .ok_or_else(|| file_error(path, "the photo is no longer in the library"))
+    }
 }
 
 impl ThumbLoader {
-    fn run(self) {
+    fn run(mut self) {
         while let Some(key) = self.queue.pop() {
-            let path = match key {
-                ThumbKey::Face(id) => self.cache.face_path(id),
-                ThumbKey::Photo(id) => self.cache.photo_path(id),
-            };
-            let picture = image::open(&path).ok().map(|img| {
-                let rgb = img.into_rgb8();
-                Rgb {
-                    width: rgb.width(),
-                    height: rgb.height(),
-                    pixels: rgb.into_raw(),
-                }
-            });
+            // A thumbnail that cannot be had (its photo is gone) shows as a placeholder.
+            let picture = self.picture(key).ok();
             self.post.send(Event::Thumb(key, picture));
         }
+    }
+
+    fn source(&mut self) -> Result<(&Thumbs, &mut ThumbSource), WorkerError> {
+        if self.source.is_none() {
+            let config = Config::load(&self.dir).map_err(OpenError::from)?;
+            self.source = Some(ThumbSource {
+                catalog: Catalog::open(&self.dir.join("catalog.sqlite"))?,
+                limits: Limits::from_settings(&config.faces),
+                photo_ids: HashMap::new(),
+            });
+        }
+        let source = self.source.as_mut().expect("opened above");
+        Ok((&self.cache, source))
+    }
+
+    /// The thumbnail from the cache, made again from its photo when the cache lacks it.
+    fn picture(&mut self, key: ThumbKey) -> Result<Rgb, WorkerError> {
+        let cached = match key {
+            ThumbKey::Face(id) => {
+                let target = self.cache.face_path(id);
+                if !target.exists() {
+                    let (cache, source) = self.source()?;
+                    let hit = source.face(id)?;
+                    cache.ensure_face(id, hit.bbox, &hit.path, source.limits)?;
+                }
+                target
+            }
+            ThumbKey::Photo(id) => {
+                let target = self.cache.photo_path(id);
+                if !target.exists() {
+                    let (cache, source) = self.source()?;
+                    let record = source.catalog.photo(id)?;
+                    let record = record
+                        .ok_or_else(|| file_error(&target, "no such photo in the library"))?;
+                    cache.ensure_photo(id, &record.path, source.limits)?;
+                }
+                target
+            }
+            ThumbKey::FaceInPhoto(id) => {
+                let (cache, source) = self.source()?;
+                let hit = source.face(id)?;
+                let photo_id = source.photo_id(&hit.path)?;
+                let photo = cache.boxed_photo(photo_id, &hit.path, hit.bbox, source.limits)?;
+                return Ok(Rgb::from(photo));
+            }
+        };
+        let rgb = image::open(&cached)
+            .map_err(|e| file_error(&cached, e))?
+            .into_rgb8();
+        Ok(Rgb {
+            width: rgb.width(),
+            height: rgb.height(),
+            pixels: rgb.into_raw(),
+        })
     }
 }
 

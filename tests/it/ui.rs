@@ -9,6 +9,7 @@ use crate::cli::root;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use facefind::compute::select::{BackendChoice, request};
+use facefind::jobs::worker::{LookalikesOf, ThumbKey};
 use facefind::ui::FacefindApp;
 use facefind::ui::state::View;
 
@@ -116,6 +117,20 @@ fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
     for name in ["obama.jpg", "obama2.jpg"] {
         assert!(names.contains(&name.to_string()), "{names:?}");
     }
+    // Each is its whole photo with the face boxed: as wide as the photo, not a square crop.
+    let faces: Vec<i64> = person.photos.iter().map(|p| p.face_id).collect();
+    frames_until(&mut harness, "the person's photo tiles", |app| {
+        faces
+            .iter()
+            .all(|&f| app.thumb_size(ThumbKey::FaceInPhoto(f)).is_some())
+    });
+    for &face in &faces {
+        let [w, h] = harness
+            .state()
+            .thumb_size(ThumbKey::FaceInPhoto(face))
+            .unwrap();
+        assert!(w.max(h) > 128 && w != h, "face {face}: a {w}×{h} tile");
+    }
 
     // A path: "Path from here" on one face, "Path to here" on another → the chain.
     for (tile, action) in [
@@ -174,4 +189,35 @@ fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
     assert!(best > 0.99, "the photo itself is in the library: {best}");
     harness.get_by_label("face 1");
     harness.get_by_label(&format!("{best:.2}"));
+
+    // The Lookalikes tab: other people than Obama, with their similarity.
+    harness.get_by_label("Lookalikes").click();
+    frames_until(&mut harness, "the query's lookalikes", |app| {
+        app.state.lookalikes.of.is_some() && app.state.busy.is_none()
+    });
+    let (of, clones) = harness.state().state.lookalikes.of.as_ref().unwrap();
+    assert_eq!(*of, LookalikesOf::Query(0));
+    let found: Vec<String> = clones
+        .results
+        .iter()
+        .map(|h| {
+            h.face
+                .path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(found.contains(&"biden.jpg".to_string()), "{found:?}");
+    assert!(found.iter().all(|n| n != "obama.jpg"), "{found:?}");
+    let first = &clones.results[0];
+    harness.get_by_label(&format!("{:.2} · no person", first.similarity));
+
+    // The library-wide pairs, asked for when the view first shows.
+    harness.get_by_label("Lookalike pairs").click();
+    frames_until(&mut harness, "the closest pairs", |app| {
+        app.state.lookalikes.pairs.is_some() && app.state.busy.is_none()
+    });
+    harness.get_by_label("Closest pairs");
 }

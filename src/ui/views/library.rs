@@ -145,7 +145,7 @@ fn faces(ui: &mut Ui, app: &mut FacefindApp) {
         ui,
         "all faces",
         ids.len(),
-        side,
+        egui::vec2(side, side),
         &mut selected,
         keys,
         |ui, i, highlighted| {
