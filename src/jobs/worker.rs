@@ -741,12 +741,20 @@ impl Worker {
     }
 
     fn save_settings(&mut self, config: Config, ui: &serde_json::Value) -> Result<(), WorkerError> {
+        config.validate().map_err(OpenError::from)?;
         let dir = self.dir.clone();
         write_json(&Config::path_in(&dir), &config)?;
         write_json(&dir.join(UI_PREFS_FILE), ui)?;
+        let reopen = self.library()?.config.index != config.index;
         self.library()?.config = config;
         // The pipeline reads its thresholds when it is made.
         self.pipeline = None;
+        if reopen {
+            // The vector store takes its index kind and search knobs when it opens.
+            self.library = None;
+            self.photo_ids = None;
+            self.open()?;
+        }
         self.report()
     }
 }

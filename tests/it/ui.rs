@@ -220,4 +220,35 @@ fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
         app.state.lookalikes.pairs.is_some() && app.state.busy.is_none()
     });
     harness.get_by_label("Closest pairs");
+
+    // Settings: a bad index spec is named in the window and cannot be saved; a good one
+    // with a fixed nprobe is saved to settings.json and the library reopens on it.
+    harness.get_by_label("Settings").click();
+    harness.step();
+    harness.get_by_label("CPU").click();
+    harness
+        .get_by_label("automatic: a quarter of the lists")
+        .click();
+    harness.step();
+    let set_spec = |harness: &mut Harness<'static, FacefindApp>, spec: &str| {
+        let draft = harness.state_mut().state.draft.as_mut().unwrap();
+        draft.config.index.spec = spec.into();
+        harness.run_steps(2);
+    };
+    set_spec(&mut harness, "IVF,PQ8");
+    harness.get_by_label_contains("index.spec");
+    set_spec(&mut harness, "IVF4,Flat");
+    assert!(harness.query_by_label_contains("index.spec").is_none());
+    harness.get_by_label("Save settings").click();
+    frames_until(&mut harness, "the settings saved", |app| {
+        let info = app.state.library.as_ref().unwrap();
+        info.config.index.spec == "IVF4,Flat" && app.state.busy.is_none()
+    });
+    let saved = facefind::config::Config::load(dir.path()).unwrap();
+    assert_eq!(saved.index.spec, "IVF4,Flat");
+    assert_eq!(saved.index.nprobe, Some(1));
+    assert_eq!(saved.compute.backend, BackendChoice::Cpu);
+    // Five faces are too few to train 4 lists: the index stays exact and answers.
+    let info = harness.state().state.library.as_ref().unwrap();
+    assert!(info.index.starts_with("Flat"), "{}", info.index);
 }
