@@ -1,8 +1,12 @@
 //! The GUI's worker. One thread owns the library and the face pipeline and
 //! does everything slow: it takes [`Command`]s over a channel and answers
-//! with [`Event`]s. A second thread reads cached thumbnails, newest request
-//! first. The window drains the events once per frame and never waits on
-//! either; a long job is stopped or paused through its [`JobHandle`].
+//! with [`Event`]s. Indexing runs on a thread of its own with the library's
+//! writer, while the worker answers searches and people queries from a
+//! reader of the same data dir; commands that change the library wait for
+//! the writer to come back. Another thread reads cached thumbnails, newest
+//! request first, and makes lost ones again. The window drains the events
+//! once per frame and never waits on any of them; the indexing job is
+//! stopped or paused through its [`JobHandle`].
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -129,6 +133,8 @@ pub enum Event {
     Faces(Arc<Vec<i64>>),
     /// The named task the worker is busy with; None when idle.
     Busy(Option<&'static str>),
+    /// The step the background indexing job is at; None once it ended.
+    Job(Option<&'static str>),
     Scanned(ScanSummary),
     Indexing(Progress),
     /// The indexing job ended (finished or cancelled) with this progress.
@@ -315,11 +321,37 @@ impl JobHandle {
     }
 }
 
+/// What reaches the worker thread: the GUI's commands and its own indexing job's end.
+enum Message {
+    User(Command),
+    Indexed(Box<Finished>),
+    Quit,
+}
+
+/// An indexing job's end: the writer and the models come back with the outcome.
+struct Finished {
+    library: Library,
+    pipeline: Option<FacePipeline>,
+    result: Result<(), WorkerError>,
+}
+
+/// Sends commands to the worker from any thread (the file dialogs).
+#[derive(Clone)]
+pub struct CommandSender(Sender<Message>);
+
+impl CommandSender {
+    pub fn send(&self, command: Command) {
+        // A send fails only once the worker has ended, and then there is nobody to tell.
+        self.0.send(Message::User(command)).ok();
+    }
+}
+
 /// The GUI's side of the worker.
 pub struct WorkerHandle {
-    commands: Sender<Command>,
+    commands: CommandSender,
     events: Receiver<Event>,
     job: JobHandle,
+    queries: JobHandle,
     thumbs: Arc<ThumbQueue>,
 }
 
@@ -329,7 +361,7 @@ impl WorkerHandle {
     pub fn spawn(dir: PathBuf, wake: Waker) -> Self {
         let (commands, inbox) = mpsc::channel();
         let (outbox, events) = mpsc::channel();
-        let job = JobHandle::default();
+        let (job, queries) = (JobHandle::default(), JobHandle::default());
         let thumbs = Arc::new(ThumbQueue::default());
         let post = Post {
             events: outbox,
@@ -355,27 +387,31 @@ impl WorkerHandle {
             query: Vec::new(),
             person: None,
             job: job.clone(),
+            queries: queries.clone(),
             post,
+            own: commands.clone(),
+            indexing: false,
+            waiting: Vec::new(),
         };
         std::thread::Builder::new()
             .name("facefind-worker".into())
             .spawn(move || worker.run(inbox))
             .expect("spawning the worker thread");
         Self {
-            commands,
+            commands: CommandSender(commands),
             events,
             job,
+            queries,
             thumbs,
         }
     }
 
     pub fn send(&self, command: Command) {
-        // A send fails only once the worker has ended, and then there is nobody to tell.
-        self.commands.send(command).ok();
+        self.commands.send(command);
     }
 
     /// A sender for threads of the GUI's own (file dialogs).
-    pub fn sender(&self) -> Sender<Command> {
+    pub fn sender(&self) -> CommandSender {
         self.commands.clone()
     }
 
@@ -384,6 +420,7 @@ impl WorkerHandle {
         self.events.try_iter()
     }
 
+    /// Pause, resume and cancel the indexing job.
     pub fn job(&self) -> &JobHandle {
         &self.job
     }
@@ -397,8 +434,10 @@ impl WorkerHandle {
 
 impl Drop for WorkerHandle {
     fn drop(&mut self) {
-        // The worker ends with the command channel; the job in flight stops at its next batch.
+        // The jobs in flight stop at their next batch; the worker ends after its current task.
         self.job.cancel();
+        self.queries.cancel();
+        self.commands.0.send(Message::Quit).ok();
         self.thumbs.close();
     }
 }
@@ -429,36 +468,53 @@ struct Worker {
     query: Vec<Face>,
     /// The person shown, sent again after each edit.
     person: Option<(i64, f32)>,
+    /// The indexing job's control, and that of the query in flight (paths, pairs).
     job: JobHandle,
+    queries: JobHandle,
     post: Post,
+    /// For the indexing thread to hand the writer back.
+    own: Sender<Message>,
+    /// True while the indexing thread holds the writer (`library` is then a reader).
+    indexing: bool,
+    /// Commands that change the library, kept until the writer is back.
+    waiting: Vec<Command>,
 }
 
 impl Worker {
-    fn run(mut self, inbox: Receiver<Command>) {
+    fn run(mut self, inbox: Receiver<Message>) {
         self.task("opening the library", Self::open);
-        for command in inbox {
-            match command {
-                Command::AddFolder(dir) => self.task("adding a folder", |w| w.add_folder(&dir)),
-                Command::AddSamples => self.task("adding the sample photos", Self::add_samples),
-                Command::Rescan => self.task("scanning folders", Self::index),
-                Command::SearchPhoto(path) => {
-                    self.task("searching by photo", |w| w.search_photo(&path))
+        for message in inbox {
+            match message {
+                Message::User(command) if self.indexing && changes_library(&command) => {
+                    self.waiting.push(command)
                 }
-                Command::SearchFace(face) => {
-                    self.task("searching by face", |w| w.search_face(face))
-                }
-                Command::OpenPhoto(path) => self.task("opening a photo", |w| w.open_photo(&path)),
-                Command::OpenFace(id) => self.task("opening a photo", |w| w.open_face(id)),
-                Command::Person { id, min_sim } => {
-                    self.task("finding a person's photos", |w| w.person(id, min_sim))
-                }
-                Command::Edit(edit) => self.task("editing people", |w| w.edit(edit)),
-                Command::Lookalikes(of) => self.task("finding lookalikes", |w| w.lookalikes(of)),
-                Command::Pairs => self.task("finding lookalike pairs", Self::pairs),
-                Command::Path { from, to } => self.task("finding a path", |w| w.path(from, to)),
-                Command::SaveSettings { config, ui } => {
-                    self.task("saving settings", |w| w.save_settings(*config, &ui))
-                }
+                Message::User(command) => self.command(command),
+                Message::Indexed(finished) => self.indexed(*finished),
+                Message::Quit => break,
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::AddFolder(dir) => self.task("adding a folder", |w| w.add_folder(&dir)),
+            Command::AddSamples => self.task("adding the sample photos", Self::add_samples),
+            Command::Rescan => self.task("scanning folders", Self::index),
+            Command::SearchPhoto(path) => {
+                self.task("searching by photo", |w| w.search_photo(&path))
+            }
+            Command::SearchFace(face) => self.task("searching by face", |w| w.search_face(face)),
+            Command::OpenPhoto(path) => self.task("opening a photo", |w| w.open_photo(&path)),
+            Command::OpenFace(id) => self.task("opening a photo", |w| w.open_face(id)),
+            Command::Person { id, min_sim } => {
+                self.task("finding a person's photos", |w| w.person(id, min_sim))
+            }
+            Command::Edit(edit) => self.task("editing people", |w| w.edit(edit)),
+            Command::Lookalikes(of) => self.task("finding lookalikes", |w| w.lookalikes(of)),
+            Command::Pairs => self.task("finding lookalike pairs", Self::pairs),
+            Command::Path { from, to } => self.task("finding a path", |w| w.path(from, to)),
+            Command::SaveSettings { config, ui } => {
+                self.task("saving settings", |w| w.save_settings(*config, &ui))
             }
         }
     }
@@ -599,14 +655,14 @@ impl Worker {
     }
 
     fn pairs(&mut self) -> Result<(), WorkerError> {
-        let ctl = self.job.fresh();
+        let ctl = self.queries.fresh();
         let pairs = people::lookalike_pairs(self.library()?, PAIRS, &ctl)?;
         self.post.send(Event::Pairs(pairs));
         Ok(())
     }
 
     fn path(&mut self, from: i64, to: i64) -> Result<(), WorkerError> {
-        let ctl = self.job.fresh();
+        let ctl = self.queries.fresh();
         let path = people::face_path(
             self.library()?,
             Endpoint::Face(from),
@@ -643,42 +699,56 @@ impl Worker {
         self.add_folder(&target)
     }
 
-    /// Scans every folder and indexes the pending photos, reporting as it goes.
+    /// Starts scanning every folder and indexing the pending photos on a
+    /// thread of its own with the writer; a reader answers meanwhile.
     fn index(&mut self) -> Result<(), WorkerError> {
-        let ctl = self.job.fresh();
-        let post = self.post.clone();
-        let library = self.writer()?;
-        let report = scan(&mut library.catalog, &ctl)?;
-        if !report.removed_faces.is_empty() {
-            library.refresh_vectors(&ctl)?;
+        self.writer()?;
+        let (reader, _) = Library::open_reader(&self.dir, &JobControl::default())?;
+        let writer = self.library.replace(reader).expect("opened by writer()");
+        let pipeline = self.pipeline.take();
+        let (ctl, post, own) = (self.job.fresh(), self.post.clone(), self.own.clone());
+        self.indexing = true;
+        self.post.send(Event::Job(Some("scanning folders")));
+        std::thread::Builder::new()
+            .name("facefind-indexing".into())
+            .spawn(move || {
+                let mut job = Finished {
+                    library: writer,
+                    pipeline,
+                    result: Ok(()),
+                };
+                job.result = index_job(&mut job.library, &mut job.pipeline, &ctl, &post);
+                // Gone only when the window closed; the writer is then dropped here.
+                own.send(Message::Indexed(Box::new(job))).ok();
+            })
+            .map_err(|e| file_error(&self.dir, e))?;
+        Ok(())
+    }
+
+    /// The indexing job ended: the writer takes over from the reader, then the
+    /// commands that waited for it run.
+    fn indexed(&mut self, job: Finished) {
+        self.indexing = false;
+        self.library = Some(job.library);
+        if self.pipeline.is_none() {
+            self.pipeline = job.pipeline;
         }
-        self.post.send(Event::Scanned(ScanSummary {
-            new: report.new.len(),
-            changed: report.changed.len(),
-            moved: report.moved.len(),
-            deleted: report.deleted.len(),
-            problems: report.problems,
-        }));
         self.photo_ids = None;
-        let pending = self.writer()?.catalog.counts()?;
-        if pending.photos > pending.indexed + pending.errors {
-            self.pipeline()?;
-            self.post.send(Event::Busy(Some("indexing photos")));
-            let (library, pipeline) = (
-                self.library.as_mut().expect("opened by writer()"),
-                self.pipeline.as_mut().expect("loaded by pipeline()"),
-            );
-            let progress = index_pending(library, pipeline, &ctl, |p| {
-                post.send(Event::Indexing(*p));
-            })?;
-            self.post.send(Event::Indexed(progress));
+        if let Err(err) = job.result {
+            self.post.send(Event::Failed {
+                task: "indexing photos",
+                message: err.to_string(),
+            });
         }
-        // A cancelled run leaves the people as they were; the next run updates them.
-        if !ctl.should_stop() {
-            self.post.send(Event::Busy(Some("finding people")));
-            people::update(self.writer()?, &ctl)?;
+        self.task("updating the library", Self::report);
+        self.post.send(Event::Job(None));
+        for command in std::mem::take(&mut self.waiting) {
+            if self.indexing && changes_library(&command) {
+                self.waiting.push(command);
+            } else {
+                self.command(command);
+            }
         }
-        self.report()
     }
 
     fn search_photo(&mut self, path: &Path) -> Result<(), WorkerError> {
@@ -757,6 +827,58 @@ impl Worker {
         }
         self.report()
     }
+}
+
+/// Whether a command needs the library's writer.
+fn changes_library(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::AddFolder(_)
+            | Command::AddSamples
+            | Command::Rescan
+            | Command::Edit(_)
+            | Command::SaveSettings { .. }
+    )
+}
+
+/// The indexing job, on its own thread: scans every folder, indexes the
+/// pending photos and updates the people, reporting each step.
+fn index_job(
+    library: &mut Library,
+    pipeline: &mut Option<FacePipeline>,
+    ctl: &JobControl,
+    post: &Post,
+) -> Result<(), WorkerError> {
+    let report = scan(&mut library.catalog, ctl)?;
+    if !report.removed_faces.is_empty() {
+        library.refresh_vectors(ctl)?;
+    }
+    post.send(Event::Scanned(ScanSummary {
+        new: report.new.len(),
+        changed: report.changed.len(),
+        moved: report.moved.len(),
+        deleted: report.deleted.len(),
+        problems: report.problems,
+    }));
+    let pending = library.catalog.counts()?;
+    if pending.photos > pending.indexed + pending.errors {
+        if pipeline.is_none() {
+            post.send(Event::Job(Some("loading the face models")));
+            *pipeline = Some(FacePipeline::new(&library.config)?);
+        }
+        post.send(Event::Job(Some("indexing photos")));
+        let pipeline = pipeline.as_mut().expect("loaded above");
+        let progress = index_pending(library, pipeline, ctl, |p| {
+            post.send(Event::Indexing(*p));
+        })?;
+        post.send(Event::Indexed(progress));
+    }
+    // A cancelled run leaves the people as they were; the next run updates them.
+    if !ctl.should_stop() {
+        post.send(Event::Job(Some("finding people")));
+        people::update(library, ctl)?;
+    }
+    Ok(())
 }
 
 /// Writes `value` as JSON to a temporary file, then renames it over `path`.

@@ -81,7 +81,7 @@ impl FacefindApp {
             }
         });
         views::viewer::show(&ctx, self);
-        if self.state.busy.is_some() {
+        if self.state.busy.is_some() || self.state.indexing.running {
             // The spinner moves; the worker's events also wake us.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
@@ -113,6 +113,10 @@ impl FacefindApp {
                 self.thumbs.clear_missing();
             }
             Event::Busy(task) => state.busy = task,
+            Event::Job(step) => {
+                state.indexing.running = step.is_some();
+                state.indexing.step = step;
+            }
             Event::Scanned(scan) => {
                 state.indexing.running = true;
                 state.indexing.scan = Some(scan);
@@ -122,10 +126,7 @@ impl FacefindApp {
                 state.indexing.running = true;
                 state.indexing.progress = Some(progress);
             }
-            Event::Indexed(progress) => {
-                state.indexing.running = false;
-                state.indexing.progress = Some(progress);
-            }
+            Event::Indexed(progress) => state.indexing.progress = Some(progress),
             Event::Query(query) => {
                 self.query_texture = Some(texture(ctx, "query", &query.picture));
                 state.search.face = query.chosen;
@@ -301,7 +302,7 @@ impl FacefindApp {
                 .set_title("Add a folder of photos")
                 .pick_folder()
             {
-                commands.send(Command::AddFolder(dir)).ok();
+                commands.send(Command::AddFolder(dir));
             }
         });
     }
@@ -320,7 +321,7 @@ impl FacefindApp {
                 )
                 .pick_file()
             {
-                commands.send(Command::SearchPhoto(photo)).ok();
+                commands.send(Command::SearchPhoto(photo));
             }
         });
     }
@@ -347,7 +348,7 @@ impl FacefindApp {
                 }
             });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if let Some(task) = self.state.busy {
+                if let Some(task) = self.state.busy.or(self.state.indexing.step) {
                     ui.label(task);
                     ui.spinner();
                 } else if let Some(library) = &self.state.library {

@@ -58,6 +58,8 @@ pub enum SearchTab {
 pub struct Indexing {
     pub scan: Option<ScanSummary>,
     pub progress: Option<Progress>,
+    /// The step the job is at; None once it ended.
+    pub step: Option<&'static str>,
     /// False once the job reported its end.
     pub running: bool,
 }
