@@ -223,6 +223,14 @@ impl FacefindApp {
                 self.close_viewer();
             } else if self.state.view == View::People && self.state.people.person.is_some() {
                 self.state.people.person = None;
+            } else if self.state.view == View::Lookalikes
+                && self.state.lookalikes.tab == LookalikesTab::Of
+            {
+                self.state.lookalikes.tab = LookalikesTab::Pairs;
+            } else if self.state.view == View::Search
+                && self.state.search.tab == SearchTab::Lookalikes
+            {
+                self.state.search.tab = SearchTab::Matches;
             } else {
                 self.state.errors.clear();
             }
