@@ -1,7 +1,10 @@
 //! Settings (serde, every field defaulted) and where facefind keeps its data.
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::compute::select::{BackendChoice, ChoiceError};
+use crate::index::factory::Spec;
 
 /// The environment variable that overrides the data directory.
 pub const DATA_DIR_ENV: &str = "FACEFIND_DATA_DIR";
@@ -21,6 +24,13 @@ pub enum ConfigError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("{place}: {field}: {reason}")]
+    Invalid {
+        /// The settings file, or "settings" for values not saved yet.
+        place: String,
+        field: &'static str,
+        reason: String,
+    },
 }
 
 /// The data directory: `$FACEFIND_DATA_DIR`, else the platform's data dir
@@ -39,6 +49,68 @@ pub fn data_dir() -> Result<PathBuf, ConfigError> {
 #[serde(default)]
 pub struct Config {
     pub faces: FaceSettings,
+    pub compute: ComputeSettings,
+    pub index: IndexSettings,
+}
+
+/// Where the numeric kernels run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ComputeSettings {
+    /// auto, gpu or cpu; the `--backend` flag and `FACEFIND_BACKEND` override it.
+    /// Read when facefind starts.
+    #[serde(deserialize_with = "backend_choice")]
+    pub backend: BackendChoice,
+}
+
+fn backend_choice<'de, D: Deserializer<'de>>(d: D) -> Result<BackendChoice, D::Error> {
+    let value = String::deserialize(d)?;
+    value.parse().map_err(|_| {
+        serde::de::Error::custom(ChoiceError {
+            source_name: "compute.backend",
+            value,
+        })
+    })
+}
+
+/// The face-vector index: its kind and how it is searched.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct IndexSettings {
+    /// A FAISS-style spec (`Flat`, `IVF1024,PQ64x4fs,RFlat`, …) or `auto`, which
+    /// picks by the library's size. A changed spec re-trains the index in the background.
+    pub spec: String,
+    /// IVF lists visited per query; unset: a quarter of the lists.
+    pub nprobe: Option<usize>,
+    /// Candidates re-ranked exactly per result; unset: 32.
+    pub k_factor: Option<usize>,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        Self {
+            spec: "auto".into(),
+            nprobe: None,
+            k_factor: None,
+        }
+    }
+}
+
+impl IndexSettings {
+    /// The spec the settings fix; None for `auto`.
+    pub fn fixed_spec(&self) -> Result<Option<Spec>, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            place: "settings".into(),
+            field: "index.spec",
+            reason,
+        };
+        if self.spec.trim() == "auto" {
+            return Ok(None);
+        }
+        Spec::parse(self.spec.trim(), crate::faces::DIM, 0)
+            .map(Some)
+            .map_err(|e| invalid(e.to_string()))
+    }
 }
 
 /// Settings of the face pipeline (detection, alignment, embedding).
@@ -97,14 +169,58 @@ impl Config {
     /// Reads the settings of `data_dir`; defaults when there is no settings file.
     pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
         let path = Self::path_in(data_dir);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|source| ConfigError::Parse { path, source })
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(ConfigError::Io { path, source }),
-        }
+        let config: Self = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| ConfigError::Parse {
+                path: path.clone(),
+                source,
+            })?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Self::default(),
+            Err(source) => return Err(ConfigError::Io { path, source }),
+        };
+        config.validate().map_err(|err| match err {
+            ConfigError::Invalid { field, reason, .. } => ConfigError::Invalid {
+                place: path.display().to_string(),
+                field,
+                reason,
+            },
+            other => other,
+        })?;
+        Ok(config)
     }
+
+    /// Checks the values serde cannot: the index spec parses, the search knobs are positive.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.index.fixed_spec()?;
+        for (field, value) in [
+            ("index.nprobe", self.index.nprobe),
+            ("index.k_factor", self.index.k_factor),
+        ] {
+            if value == Some(0) {
+                return Err(ConfigError::Invalid {
+                    place: "settings".into(),
+                    field,
+                    reason: "must be 1 or more (or unset: automatic)".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The backend to ask for at start-up: the `--backend` flag, else (when
+/// `FACEFIND_BACKEND` is not set, which `compute::select` reads itself) the
+/// library's settings. None: let `compute::select` decide.
+pub fn backend_request(
+    flag: Option<BackendChoice>,
+    data_dir: Option<&Path>,
+) -> Option<BackendChoice> {
+    if flag.is_some() || std::env::var_os(crate::compute::select::ENV).is_some() {
+        return flag;
+    }
+    // Unreadable settings are reported where the library opens; here they mean `auto`.
+    data_dir
+        .and_then(|dir| Config::load(dir).ok())
+        .map(|config| config.compute.backend)
 }
 
 #[cfg(test)]
@@ -135,5 +251,45 @@ mod tests {
         std::fs::write(Config::path_in(dir.path()), "{nope").unwrap();
         let err = Config::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("settings.json"), "{err}");
+    }
+
+    #[test]
+    fn index_and_backend_settings_are_checked_with_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |json: &str| std::fs::write(Config::path_in(dir.path()), json).unwrap();
+        write(
+            r#"{"index": {"spec": "IVF64,PQ16x4fs,RFlat", "nprobe": 8}, "compute": {"backend": "cpu"}}"#,
+        );
+        let config = Config::load(dir.path()).unwrap();
+        assert_eq!(config.compute.backend, BackendChoice::Cpu);
+        assert!(config.index.fixed_spec().unwrap().is_some());
+        assert_eq!(
+            (config.index.nprobe, config.index.k_factor),
+            (Some(8), None)
+        );
+        assert_eq!(
+            backend_request(None, Some(dir.path()))
+                .filter(|_| std::env::var_os(crate::compute::select::ENV).is_none()),
+            std::env::var_os(crate::compute::select::ENV)
+                .is_none()
+                .then_some(BackendChoice::Cpu)
+        );
+        assert_eq!(
+            backend_request(Some(BackendChoice::Gpu), Some(dir.path())),
+            Some(BackendChoice::Gpu)
+        );
+        for (json, wanted) in [
+            (r#"{"index": {"spec": "IVF,PQ"}}"#, "index.spec"),
+            (r#"{"index": {"k_factor": 0}}"#, "index.k_factor"),
+            (r#"{"compute": {"backend": "tpu"}}"#, "compute.backend"),
+        ] {
+            write(json);
+            let err = Config::load(dir.path()).unwrap_err().to_string();
+            assert!(
+                err.contains("settings.json") && err.contains(wanted),
+                "{err}"
+            );
+        }
+        assert_eq!(Config::default().index.fixed_spec().unwrap(), None, "auto");
     }
 }

@@ -183,8 +183,10 @@ enum Command {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    facefind::compute::select::request(cli.backend)?;
     let data_dir = || facefind::cli::resolve_data_dir(cli.data_dir.as_deref());
+    // The flag, else FACEFIND_BACKEND, else the library's settings (`compute.backend`).
+    let backend = facefind::config::backend_request(cli.backend, data_dir().ok().as_deref());
+    facefind::compute::select::request(backend)?;
     match cli.command {
         None => Ok(facefind::ui::run(data_dir()?, cli.open)?),
         Some(Command::Bench { command }) => Ok(facefind::bench::run(command)?),

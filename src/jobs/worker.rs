@@ -1,8 +1,12 @@
 //! The GUI's worker. One thread owns the library and the face pipeline and
 //! does everything slow: it takes [`Command`]s over a channel and answers
-//! with [`Event`]s. A second thread reads cached thumbnails, newest request
-//! first. The window drains the events once per frame and never waits on
-//! either; a long job is stopped or paused through its [`JobHandle`].
+//! with [`Event`]s. Indexing runs on a thread of its own with the library's
+//! writer, while the worker answers searches and people queries from a
+//! reader of the same data dir; commands that change the library wait for
+//! the writer to come back. Another thread reads cached thumbnails, newest
+//! request first, and makes lost ones again. The window drains the events
+//! once per frame and never waits on any of them; the indexing job is
+//! stopped or paused through its [`JobHandle`].
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -14,9 +18,11 @@ use crate::faces::detect::resize;
 use crate::faces::{Face, FacePipeline, Photo};
 use crate::index::JobControl;
 use crate::jobs::indexing::{Progress, index_pending};
-use crate::jobs::people::{self, Clones, Endpoint, FacePath, PersonPhotos, PersonSummary};
+use crate::jobs::people::{
+    self, Clones, Endpoint, FacePath, LookalikePairHit, PersonPhotos, PersonSummary,
+};
 use crate::jobs::search::{Hit, SearchError, largest_face, similar_faces};
-use crate::library::catalog::{Counts, FaceHit, PhotoStatus};
+use crate::library::catalog::{Catalog, Counts, FaceHit, PhotoStatus};
 use crate::library::scan::{ScanProblem, scan};
 use crate::library::thumbs::Thumbs;
 use crate::library::{Library, OpenError};
@@ -28,6 +34,8 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 pub const MAX_RESULTS: usize = 500;
 /// Lookalikes kept per request.
 const LOOKALIKES: usize = 60;
+/// Closest pairs of the library shown.
+const PAIRS: usize = 200;
 /// Photos are shown at most this long on their long side.
 const VIEW_SIDE: u32 = 1600;
 /// Thumbnail requests kept waiting; older ones are dropped (they scrolled away).
@@ -63,8 +71,10 @@ pub enum Command {
     Person { id: i64, min_sim: f32 },
     /// A people edit; the people list (and the person shown) are sent again after it.
     Edit(Edit),
-    /// Lookalikes of a person (other people's closest faces).
-    Lookalikes(i64),
+    /// Lookalikes: other people's faces closest to a person, a face or the query.
+    Lookalikes(LookalikesOf),
+    /// The library-wide closest pairs of different people.
+    Pairs,
     /// The chain of faces from one face to another.
     Path { from: i64, to: i64 },
     /// Save the settings (`settings.json`) and the GUI's preferences (`ui.json`).
@@ -72,6 +82,16 @@ pub enum Command {
         config: Box<Config>,
         ui: serde_json::Value,
     },
+}
+
+/// Whose lookalikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LookalikesOf {
+    Person(i64),
+    /// A library face.
+    Face(i64),
+    /// A face (by position) of the photo searched last.
+    Query(usize),
 }
 
 /// The people edits the window offers.
@@ -113,6 +133,8 @@ pub enum Event {
     Faces(Arc<Vec<i64>>),
     /// The named task the worker is busy with; None when idle.
     Busy(Option<&'static str>),
+    /// The step the background indexing job is at; None once it ended.
+    Job(Option<&'static str>),
     Scanned(ScanSummary),
     Indexing(Progress),
     /// The indexing job ended (finished or cancelled) with this progress.
@@ -129,9 +151,11 @@ pub enum Event {
     People(Vec<PersonSummary>),
     Person(Box<PersonPhotos>),
     Lookalikes {
-        person: i64,
+        of: LookalikesOf,
         clones: Clones,
     },
+    /// The closest pairs of different people, closest first.
+    Pairs(Vec<LookalikePairHit>),
     /// None: no chain of the people graph links the two faces.
     Path {
         from: i64,
@@ -181,6 +205,16 @@ pub struct Rgb {
     pub pixels: Vec<u8>,
 }
 
+impl From<Photo> for Rgb {
+    fn from(photo: Photo) -> Self {
+        Self {
+            width: photo.width,
+            height: photo.height,
+            pixels: photo.rgb,
+        }
+    }
+}
+
 impl Rgb {
     /// `photo` shrunk to at most `side` on its long side; returns it with the factor
     /// from photo to picture pixels.
@@ -193,12 +227,7 @@ impl Rgb {
         } else {
             photo.clone()
         };
-        let picture = Self {
-            width: small.width,
-            height: small.height,
-            pixels: small.rgb,
-        };
-        (picture, scale)
+        (Self::from(small), scale)
     }
 }
 
@@ -228,6 +257,8 @@ pub struct PhotoView {
 pub enum ThumbKey {
     Face(i64),
     Photo(i64),
+    /// The photo of a face (by the face's id) with the face boxed.
+    FaceInPhoto(i64),
 }
 
 /// Why the worker could not do what it was asked.
@@ -251,6 +282,8 @@ pub enum WorkerError {
     ReadOnly,
     #[error("no photo searched yet")]
     NoQuery,
+    #[error("face {0} is no longer in the library")]
+    NoSuchFace(i64),
 }
 
 fn file_error(path: &Path, reason: impl ToString) -> WorkerError {
@@ -288,11 +321,37 @@ impl JobHandle {
     }
 }
 
+/// What reaches the worker thread: the GUI's commands and its own indexing job's end.
+enum Message {
+    User(Command),
+    Indexed(Box<Finished>),
+    Quit,
+}
+
+/// An indexing job's end: the writer and the models come back with the outcome.
+struct Finished {
+    library: Library,
+    pipeline: Option<FacePipeline>,
+    result: Result<(), WorkerError>,
+}
+
+/// Sends commands to the worker from any thread (the file dialogs).
+#[derive(Clone)]
+pub struct CommandSender(Sender<Message>);
+
+impl CommandSender {
+    pub fn send(&self, command: Command) {
+        // A send fails only once the worker has ended, and then there is nobody to tell.
+        self.0.send(Message::User(command)).ok();
+    }
+}
+
 /// The GUI's side of the worker.
 pub struct WorkerHandle {
-    commands: Sender<Command>,
+    commands: CommandSender,
     events: Receiver<Event>,
     job: JobHandle,
+    queries: JobHandle,
     thumbs: Arc<ThumbQueue>,
 }
 
@@ -302,7 +361,7 @@ impl WorkerHandle {
     pub fn spawn(dir: PathBuf, wake: Waker) -> Self {
         let (commands, inbox) = mpsc::channel();
         let (outbox, events) = mpsc::channel();
-        let job = JobHandle::default();
+        let (job, queries) = (JobHandle::default(), JobHandle::default());
         let thumbs = Arc::new(ThumbQueue::default());
         let post = Post {
             events: outbox,
@@ -310,8 +369,10 @@ impl WorkerHandle {
         };
         let loader = ThumbLoader {
             cache: Thumbs::new(&dir),
+            dir: dir.clone(),
             queue: thumbs.clone(),
             post: post.clone(),
+            source: None,
         };
         std::thread::Builder::new()
             .name("facefind-thumbs".into())
@@ -322,30 +383,35 @@ impl WorkerHandle {
             library: None,
             pipeline: None,
             photo_ids: None,
+            query_path: None,
             query: Vec::new(),
             person: None,
             job: job.clone(),
+            queries: queries.clone(),
             post,
+            own: commands.clone(),
+            indexing: false,
+            waiting: Vec::new(),
         };
         std::thread::Builder::new()
             .name("facefind-worker".into())
             .spawn(move || worker.run(inbox))
             .expect("spawning the worker thread");
         Self {
-            commands,
+            commands: CommandSender(commands),
             events,
             job,
+            queries,
             thumbs,
         }
     }
 
     pub fn send(&self, command: Command) {
-        // A send fails only once the worker has ended, and then there is nobody to tell.
-        self.commands.send(command).ok();
+        self.commands.send(command);
     }
 
     /// A sender for threads of the GUI's own (file dialogs).
-    pub fn sender(&self) -> Sender<Command> {
+    pub fn sender(&self) -> CommandSender {
         self.commands.clone()
     }
 
@@ -354,6 +420,7 @@ impl WorkerHandle {
         self.events.try_iter()
     }
 
+    /// Pause, resume and cancel the indexing job.
     pub fn job(&self) -> &JobHandle {
         &self.job
     }
@@ -367,8 +434,10 @@ impl WorkerHandle {
 
 impl Drop for WorkerHandle {
     fn drop(&mut self) {
-        // The worker ends with the command channel; the job in flight stops at its next batch.
+        // The jobs in flight stop at their next batch; the worker ends after its current task.
         self.job.cancel();
+        self.queries.cancel();
+        self.commands.0.send(Message::Quit).ok();
         self.thumbs.close();
     }
 }
@@ -394,41 +463,58 @@ struct Worker {
     pipeline: Option<FacePipeline>,
     /// Photo ids by path, for the photo viewer; rebuilt after the library changes.
     photo_ids: Option<HashMap<PathBuf, i64>>,
-    /// The faces of the photo searched last.
+    /// The photo searched last and its faces.
+    query_path: Option<PathBuf>,
     query: Vec<Face>,
     /// The person shown, sent again after each edit.
     person: Option<(i64, f32)>,
+    /// The indexing job's control, and that of the query in flight (paths, pairs).
     job: JobHandle,
+    queries: JobHandle,
     post: Post,
+    /// For the indexing thread to hand the writer back.
+    own: Sender<Message>,
+    /// True while the indexing thread holds the writer (`library` is then a reader).
+    indexing: bool,
+    /// Commands that change the library, kept until the writer is back.
+    waiting: Vec<Command>,
 }
 
 impl Worker {
-    fn run(mut self, inbox: Receiver<Command>) {
+    fn run(mut self, inbox: Receiver<Message>) {
         self.task("opening the library", Self::open);
-        for command in inbox {
-            match command {
-                Command::AddFolder(dir) => self.task("adding a folder", |w| w.add_folder(&dir)),
-                Command::AddSamples => self.task("adding the sample photos", Self::add_samples),
-                Command::Rescan => self.task("scanning folders", Self::index),
-                Command::SearchPhoto(path) => {
-                    self.task("searching by photo", |w| w.search_photo(&path))
+        for message in inbox {
+            match message {
+                Message::User(command) if self.indexing && changes_library(&command) => {
+                    self.waiting.push(command)
                 }
-                Command::SearchFace(face) => {
-                    self.task("searching by face", |w| w.search_face(face))
-                }
-                Command::OpenPhoto(path) => self.task("opening a photo", |w| w.open_photo(&path)),
-                Command::OpenFace(id) => self.task("opening a photo", |w| w.open_face(id)),
-                Command::Person { id, min_sim } => {
-                    self.task("finding a person's photos", |w| w.person(id, min_sim))
-                }
-                Command::Edit(edit) => self.task("editing people", |w| w.edit(edit)),
-                Command::Lookalikes(person) => {
-                    self.task("finding lookalikes", |w| w.lookalikes(person))
-                }
-                Command::Path { from, to } => self.task("finding a path", |w| w.path(from, to)),
-                Command::SaveSettings { config, ui } => {
-                    self.task("saving settings", |w| w.save_settings(*config, &ui))
-                }
+                Message::User(command) => self.command(command),
+                Message::Indexed(finished) => self.indexed(*finished),
+                Message::Quit => break,
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::AddFolder(dir) => self.task("adding a folder", |w| w.add_folder(&dir)),
+            Command::AddSamples => self.task("adding the sample photos", Self::add_samples),
+            Command::Rescan => self.task("scanning folders", Self::index),
+            Command::SearchPhoto(path) => {
+                self.task("searching by photo", |w| w.search_photo(&path))
+            }
+            Command::SearchFace(face) => self.task("searching by face", |w| w.search_face(face)),
+            Command::OpenPhoto(path) => self.task("opening a photo", |w| w.open_photo(&path)),
+            Command::OpenFace(id) => self.task("opening a photo", |w| w.open_face(id)),
+            Command::Person { id, min_sim } => {
+                self.task("finding a person's photos", |w| w.person(id, min_sim))
+            }
+            Command::Edit(edit) => self.task("editing people", |w| w.edit(edit)),
+            Command::Lookalikes(of) => self.task("finding lookalikes", |w| w.lookalikes(of)),
+            Command::Pairs => self.task("finding lookalike pairs", Self::pairs),
+            Command::Path { from, to } => self.task("finding a path", |w| w.path(from, to)),
+            Command::SaveSettings { config, ui } => {
+                self.task("saving settings", |w| w.save_settings(*config, &ui))
             }
         }
     }
@@ -549,14 +635,34 @@ impl Worker {
         Ok(())
     }
 
-    fn lookalikes(&mut self, person: i64) -> Result<(), WorkerError> {
-        let clones = people::clones_of_person(self.library()?, person, LOOKALIKES)?;
-        self.post.send(Event::Lookalikes { person, clones });
+    fn lookalikes(&mut self, of: LookalikesOf) -> Result<(), WorkerError> {
+        let clones = match of {
+            LookalikesOf::Person(id) => people::clones_of_person(self.library()?, id, LOOKALIKES)?,
+            LookalikesOf::Face(id) => people::clones_of_faces(self.library()?, &[id], LOOKALIKES)?,
+            LookalikesOf::Query(face) => {
+                let path = self.query_path.clone().ok_or(WorkerError::NoQuery)?;
+                self.library()?;
+                self.pipeline()?;
+                let (library, pipeline) = (
+                    self.library.as_ref().expect("opened above"),
+                    self.pipeline.as_mut().expect("loaded above"),
+                );
+                people::clones_of_photo(library, pipeline, &path, Some(face), LOOKALIKES)?
+            }
+        };
+        self.post.send(Event::Lookalikes { of, clones });
+        Ok(())
+    }
+
+    fn pairs(&mut self) -> Result<(), WorkerError> {
+        let ctl = self.queries.fresh();
+        let pairs = people::lookalike_pairs(self.library()?, PAIRS, &ctl)?;
+        self.post.send(Event::Pairs(pairs));
         Ok(())
     }
 
     fn path(&mut self, from: i64, to: i64) -> Result<(), WorkerError> {
-        let ctl = self.job.fresh();
+        let ctl = self.queries.fresh();
         let path = people::face_path(
             self.library()?,
             Endpoint::Face(from),
@@ -593,42 +699,56 @@ impl Worker {
         self.add_folder(&target)
     }
 
-    /// Scans every folder and indexes the pending photos, reporting as it goes.
+    /// Starts scanning every folder and indexing the pending photos on a
+    /// thread of its own with the writer; a reader answers meanwhile.
     fn index(&mut self) -> Result<(), WorkerError> {
-        let ctl = self.job.fresh();
-        let post = self.post.clone();
-        let library = self.writer()?;
-        let report = scan(&mut library.catalog, &ctl)?;
-        if !report.removed_faces.is_empty() {
-            library.refresh_vectors(&ctl)?;
+        self.writer()?;
+        let (reader, _) = Library::open_reader(&self.dir, &JobControl::default())?;
+        let writer = self.library.replace(reader).expect("opened by writer()");
+        let pipeline = self.pipeline.take();
+        let (ctl, post, own) = (self.job.fresh(), self.post.clone(), self.own.clone());
+        self.indexing = true;
+        self.post.send(Event::Job(Some("scanning folders")));
+        std::thread::Builder::new()
+            .name("facefind-indexing".into())
+            .spawn(move || {
+                let mut job = Finished {
+                    library: writer,
+                    pipeline,
+                    result: Ok(()),
+                };
+                job.result = index_job(&mut job.library, &mut job.pipeline, &ctl, &post);
+                // Gone only when the window closed; the writer is then dropped here.
+                own.send(Message::Indexed(Box::new(job))).ok();
+            })
+            .map_err(|e| file_error(&self.dir, e))?;
+        Ok(())
+    }
+
+    /// The indexing job ended: the writer takes over from the reader, then the
+    /// commands that waited for it run.
+    fn indexed(&mut self, job: Finished) {
+        self.indexing = false;
+        self.library = Some(job.library);
+        if self.pipeline.is_none() {
+            self.pipeline = job.pipeline;
         }
-        self.post.send(Event::Scanned(ScanSummary {
-            new: report.new.len(),
-            changed: report.changed.len(),
-            moved: report.moved.len(),
-            deleted: report.deleted.len(),
-            problems: report.problems,
-        }));
         self.photo_ids = None;
-        let pending = self.writer()?.catalog.counts()?;
-        if pending.photos > pending.indexed + pending.errors {
-            self.pipeline()?;
-            self.post.send(Event::Busy(Some("indexing photos")));
-            let (library, pipeline) = (
-                self.library.as_mut().expect("opened by writer()"),
-                self.pipeline.as_mut().expect("loaded by pipeline()"),
-            );
-            let progress = index_pending(library, pipeline, &ctl, |p| {
-                post.send(Event::Indexing(*p));
-            })?;
-            self.post.send(Event::Indexed(progress));
+        if let Err(err) = job.result {
+            self.post.send(Event::Failed {
+                task: "indexing photos",
+                message: err.to_string(),
+            });
         }
-        // A cancelled run leaves the people as they were; the next run updates them.
-        if !ctl.should_stop() {
-            self.post.send(Event::Busy(Some("finding people")));
-            people::update(self.writer()?, &ctl)?;
+        self.task("updating the library", Self::report);
+        self.post.send(Event::Job(None));
+        for command in std::mem::take(&mut self.waiting) {
+            if self.indexing && changes_library(&command) {
+                self.waiting.push(command);
+            } else {
+                self.command(command);
+            }
         }
-        self.report()
     }
 
     fn search_photo(&mut self, path: &Path) -> Result<(), WorkerError> {
@@ -641,6 +761,7 @@ impl Worker {
         let chosen = largest_face(&faces);
         let (picture, scale) = Rgb::fit(&photo, VIEW_SIDE);
         self.query = faces.clone();
+        self.query_path = Some(path.to_owned());
         self.post.send(Event::Query(Box::new(QueryPhoto {
             path: path.to_owned(),
             picture,
@@ -685,24 +806,79 @@ impl Worker {
 
     fn open_face(&mut self, face_id: i64) -> Result<(), WorkerError> {
         let hit = self.library()?.catalog.face_hits(&[face_id])?.pop();
-        let hit = hit.ok_or_else(|| {
-            file_error(
-                &self.dir,
-                format!("face {face_id} is no longer in the library"),
-            )
-        })?;
+        let hit = hit.ok_or(WorkerError::NoSuchFace(face_id))?;
         self.open_photo(&hit.path)
     }
 
     fn save_settings(&mut self, config: Config, ui: &serde_json::Value) -> Result<(), WorkerError> {
+        config.validate().map_err(OpenError::from)?;
         let dir = self.dir.clone();
         write_json(&Config::path_in(&dir), &config)?;
         write_json(&dir.join(UI_PREFS_FILE), ui)?;
+        let reopen = self.library()?.config.index != config.index;
         self.library()?.config = config;
         // The pipeline reads its thresholds when it is made.
         self.pipeline = None;
+        if reopen {
+            // The vector store takes its index kind and search knobs when it opens.
+            self.library = None;
+            self.photo_ids = None;
+            self.open()?;
+        }
         self.report()
     }
+}
+
+/// Whether a command needs the library's writer.
+fn changes_library(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::AddFolder(_)
+            | Command::AddSamples
+            | Command::Rescan
+            | Command::Edit(_)
+            | Command::SaveSettings { .. }
+    )
+}
+
+/// The indexing job, on its own thread: scans every folder, indexes the
+/// pending photos and updates the people, reporting each step.
+fn index_job(
+    library: &mut Library,
+    pipeline: &mut Option<FacePipeline>,
+    ctl: &JobControl,
+    post: &Post,
+) -> Result<(), WorkerError> {
+    let report = scan(&mut library.catalog, ctl)?;
+    if !report.removed_faces.is_empty() {
+        library.refresh_vectors(ctl)?;
+    }
+    post.send(Event::Scanned(ScanSummary {
+        new: report.new.len(),
+        changed: report.changed.len(),
+        moved: report.moved.len(),
+        deleted: report.deleted.len(),
+        problems: report.problems,
+    }));
+    let pending = library.catalog.counts()?;
+    if pending.photos > pending.indexed + pending.errors {
+        if pipeline.is_none() {
+            post.send(Event::Job(Some("loading the face models")));
+            *pipeline = Some(FacePipeline::new(&library.config)?);
+        }
+        post.send(Event::Job(Some("indexing photos")));
+        let pipeline = pipeline.as_mut().expect("loaded above");
+        let progress = index_pending(library, pipeline, ctl, |p| {
+            post.send(Event::Indexing(*p));
+        })?;
+        post.send(Event::Indexed(progress));
+    }
+    // A cancelled run leaves the people as they were; the next run updates them.
+    if !ctl.should_stop() {
+        post.send(Event::Job(Some("finding people")));
+        people::update(library, ctl)?;
+    }
+    Ok(())
 }
 
 /// Writes `value` as JSON to a temporary file, then renames it over `path`.
@@ -782,27 +958,103 @@ impl ThumbQueue {
 
 struct ThumbLoader {
     cache: Thumbs,
+    dir: PathBuf,
     queue: Arc<ThumbQueue>,
     post: Post,
+    /// Opened when a thumbnail is first missing from the cache: the worker
+    /// creates the library, and most requests never need it.
+    source: Option<ThumbSource>,
+}
+
+/// What remaking a thumbnail takes: where each face and photo is.
+struct ThumbSource {
+    catalog: Catalog,
+    limits: Limits,
+    /// Photo ids by path, rebuilt when a photo is not found in it.
+    photo_ids: HashMap<PathBuf, i64>,
+}
+
+impl ThumbSource {
+    fn face(&self, face_id: i64) -> Result<FaceHit, WorkerError> {
+        self.catalog
+            .face_hits(&[face_id])?
+            .pop()
+            .ok_or(WorkerError::NoSuchFace(face_id))
+    }
+
+    fn photo_id(&mut self, path: &Path) -> Result<i64, WorkerError> {
+        if !self.photo_ids.contains_key(path) {
+            let indexed = self.catalog.photos_with_status(PhotoStatus::Indexed)?;
+            self.photo_ids = indexed.into_iter().map(|p| (p.path, p.id)).collect();
+        }
+        self.photo_ids
+            .get(path)
+            .copied()
+            .ok_or_else(|| file_error(path, "the photo is no longer in the library"))
+    }
 }
 
 impl ThumbLoader {
-    fn run(self) {
+    fn run(mut self) {
         while let Some(key) = self.queue.pop() {
-            let path = match key {
-                ThumbKey::Face(id) => self.cache.face_path(id),
-                ThumbKey::Photo(id) => self.cache.photo_path(id),
-            };
-            let picture = image::open(&path).ok().map(|img| {
-                let rgb = img.into_rgb8();
-                Rgb {
-                    width: rgb.width(),
-                    height: rgb.height(),
-                    pixels: rgb.into_raw(),
-                }
-            });
+            // A thumbnail that cannot be had (its photo is gone) shows as a placeholder.
+            let picture = self.picture(key).ok();
             self.post.send(Event::Thumb(key, picture));
         }
+    }
+
+    fn source(&mut self) -> Result<(&Thumbs, &mut ThumbSource), WorkerError> {
+        if self.source.is_none() {
+            let config = Config::load(&self.dir).map_err(OpenError::from)?;
+            self.source = Some(ThumbSource {
+                catalog: Catalog::open(&self.dir.join("catalog.sqlite"))?,
+                limits: Limits::from_settings(&config.faces),
+                photo_ids: HashMap::new(),
+            });
+        }
+        let source = self.source.as_mut().expect("opened above");
+        Ok((&self.cache, source))
+    }
+
+    /// The thumbnail from the cache, made again from its photo when the cache lacks it.
+    fn picture(&mut self, key: ThumbKey) -> Result<Rgb, WorkerError> {
+        let cached = match key {
+            ThumbKey::Face(id) => {
+                let target = self.cache.face_path(id);
+                if !target.exists() {
+                    let (cache, source) = self.source()?;
+                    let hit = source.face(id)?;
+                    cache.ensure_face(id, hit.bbox, &hit.path, source.limits)?;
+                }
+                target
+            }
+            ThumbKey::Photo(id) => {
+                let target = self.cache.photo_path(id);
+                if !target.exists() {
+                    let (cache, source) = self.source()?;
+                    let record = source.catalog.photo(id)?;
+                    let record = record
+                        .ok_or_else(|| file_error(&target, "no such photo in the library"))?;
+                    cache.ensure_photo(id, &record.path, source.limits)?;
+                }
+                target
+            }
+            ThumbKey::FaceInPhoto(id) => {
+                let (cache, source) = self.source()?;
+                let hit = source.face(id)?;
+                let photo_id = source.photo_id(&hit.path)?;
+                let photo = cache.boxed_photo(photo_id, &hit.path, hit.bbox, source.limits)?;
+                return Ok(Rgb::from(photo));
+            }
+        };
+        let rgb = image::open(&cached)
+            .map_err(|e| file_error(&cached, e))?
+            .into_rgb8();
+        Ok(Rgb {
+            width: rgb.width(),
+            height: rgb.height(),
+            pixels: rgb.into_raw(),
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::index::JobControl;
 use catalog::Catalog;
 use lock::WriterLock;
-use vectors::{Catchup, VectorStore};
+use vectors::{Catchup, Policy, Tuning, VectorStore};
 
 /// A library's data dir opened for use: its settings, catalog and vector index.
 /// A writer holds the data dir's lock; readers may open it alongside.
@@ -65,8 +65,20 @@ impl Library {
     ) -> Result<(Self, Catchup), OpenError> {
         let config = Config::load(dir)?;
         let catalog = Catalog::open(&dir.join("catalog.sqlite"))?;
-        let (vectors, catchup) =
-            VectorStore::open(&dir.join("index"), &catalog, ctl, writer.is_some())?;
+        // The index kind and search knobs of the settings (`Config::load` checked them).
+        let tuning = Tuning {
+            spec: config.index.fixed_spec()?,
+            nprobe: config.index.nprobe,
+            k_factor: config.index.k_factor,
+        };
+        let (vectors, catchup) = VectorStore::open_tuned(
+            &dir.join("index"),
+            &catalog,
+            ctl,
+            writer.is_some(),
+            Policy::default(),
+            tuning,
+        )?;
         Ok((
             Self {
                 dir: dir.to_owned(),

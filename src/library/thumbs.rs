@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use image::{ImageDecoder, ImageReader};
+
 use crate::faces::decode::{Limits, decode_file, write_jpeg};
 use crate::faces::detect::resize;
 use crate::faces::{FaceError, Photo};
@@ -18,6 +20,9 @@ pub const FACE_SIDE: u32 = 128;
 const PREVIEW_SIDE: u32 = 1024;
 /// The face crop reaches this share of the box's size past each side.
 const FACE_MARGIN: f32 = 0.25;
+/// The box drawn around a face on its photo's thumbnail: line width and colour.
+const BOX_LINE: u32 = 2;
+const BOX_RGB: [u8; 3] = [255, 200, 0];
 
 /// A downscaled copy of a photo and the factor from photo to preview pixels.
 pub struct Preview {
@@ -132,6 +137,64 @@ impl Thumbs {
     }
 }
 
+impl Thumbs {
+    /// The thumbnail of photo `photo_id` (the file at `photo`) with the face box
+    /// `bbox` (photo pixels) drawn on it; the thumbnail is made again when missing.
+    pub fn boxed_photo(
+        &self,
+        photo_id: i64,
+        photo: &Path,
+        bbox: [f32; 4],
+        limits: Limits,
+    ) -> Result<Photo, FaceError> {
+        let mut thumb = decode_file(&self.ensure_photo(photo_id, photo, limits)?, limits)?;
+        let (width, _) = upright_size(photo)?;
+        let scale = thumb.width as f32 / width.max(1) as f32;
+        draw_box(&mut thumb, bbox.map(|v| v * scale));
+        Ok(thumb)
+    }
+}
+
+/// The size of the photo at `path` once turned upright (its EXIF orientation
+/// applied), from its header alone: face boxes are in upright pixels.
+pub fn upright_size(path: &Path) -> Result<(u32, u32), FaceError> {
+    let bad = |reason: String| FaceError::Input(format!("{}: {reason}", path.display()));
+    let mut decoder = ImageReader::open(path)
+        .map_err(|source| FaceError::Io {
+            path: path.to_owned(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|e| bad(e.to_string()))?
+        .into_decoder()
+        .map_err(|e| bad(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    use image::metadata::Orientation::*;
+    // As in decoding, a broken EXIF block means upright.
+    Ok(match decoder.orientation().unwrap_or(NoTransforms) {
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => (h, w),
+        _ => (w, h),
+    })
+}
+
+/// Draws the outline of `bbox` (`[x, y, w, h]` in `photo` pixels), clipped to the photo.
+fn draw_box(photo: &mut Photo, bbox: [f32; 4]) {
+    let (pw, ph) = (photo.width as i64, photo.height as i64);
+    let [x, y, w, h] = bbox.map(|v| v.round() as i64);
+    let (x0, y0) = (x.clamp(0, pw - 1), y.clamp(0, ph - 1));
+    let (x1, y1) = ((x + w).clamp(x0, pw - 1), (y + h).clamp(y0, ph - 1));
+    let line = i64::from(BOX_LINE);
+    for py in y0..=y1 {
+        for px in x0..=x1 {
+            let edge = px < x0 + line || px > x1 - line || py < y0 + line || py > y1 - line;
+            if edge {
+                let i = (py * pw + px) as usize * 3;
+                photo.rgb[i..i + 3].copy_from_slice(&BOX_RGB);
+            }
+        }
+    }
+}
+
 /// A square around the face box (in photo pixels), with a margin, inside the preview.
 fn face_crop(preview: &Preview, bbox: [f32; 4]) -> Photo {
     let p = &preview.photo;
@@ -166,4 +229,22 @@ fn save(target: &Path, photo: &Photo) -> Result<(), FaceError> {
     let tmp = target.with_extension("jpg.tmp");
     write_jpeg(&tmp, photo.width, photo.height, &photo.rgb)?;
     std::fs::rename(&tmp, target).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_box_is_drawn_on_its_outline_only_and_clipped() {
+        let mut photo = Photo::from_rgb(10, 8, vec![0; 10 * 8 * 3]).unwrap();
+        draw_box(&mut photo, [2.0, 1.0, 5.0, 4.0]);
+        let on = |photo: &Photo, x, y| photo.pixel(x, y) == BOX_RGB;
+        assert!(on(&photo, 2, 1) && on(&photo, 7, 5) && on(&photo, 3, 3) && on(&photo, 6, 2));
+        assert!(!on(&photo, 4, 3), "the inside stays");
+        assert!(!on(&photo, 1, 1) && !on(&photo, 8, 5) && !on(&photo, 2, 6));
+        // A box reaching past the photo is drawn up to its edges, never beyond.
+        draw_box(&mut photo, [-5.0, -5.0, 100.0, 100.0]);
+        assert!(on(&photo, 0, 0) && on(&photo, 9, 7) && !on(&photo, 4, 3));
+    }
 }

@@ -77,12 +77,33 @@ impl Default for Policy {
     }
 }
 
-impl Policy {
+/// What the settings may fix instead of [`Policy`]'s choices: the index
+/// kind (`index.spec`) and the search knobs. None: chosen automatically.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tuning {
+    pub spec: Option<Spec>,
+    pub nprobe: Option<usize>,
+    pub k_factor: Option<usize>,
+}
+
+/// A fixed IVF spec waits for this many faces per list before it is trained
+/// (FAISS warns below 39); until then the index is exact.
+const TRAIN_PER_LIST: usize = 39;
+
+/// The policy with the settings over it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rules {
+    policy: Policy,
+    tuning: Tuning,
+}
+
+impl Rules {
     fn spec(&self, count: usize) -> Spec {
-        if count < self.flat_below {
-            Spec::Flat
-        } else {
-            Spec::auto_ivf(DIM, count)
+        match self.tuning.spec {
+            Some(Spec::Ivf { nlist, .. }) if count < nlist * TRAIN_PER_LIST => Spec::Flat,
+            Some(spec) => spec,
+            None if count < self.policy.flat_below => Spec::Flat,
+            None => Spec::auto_ivf(DIM, count),
         }
     }
 
@@ -90,6 +111,7 @@ impl Policy {
     fn outgrown(&self, spec: &str, count: usize) -> bool {
         match (Spec::parse(spec, DIM, count), self.spec(count)) {
             (Ok(Spec::Flat), Spec::Flat) => false,
+            (Ok(have), want) if self.tuning.spec.is_some() => have != want,
             (Ok(Spec::Ivf { nlist, .. }), Spec::Ivf { nlist: wanted, .. }) => wanted >= 4 * nlist,
             _ => true,
         }
@@ -110,7 +132,7 @@ pub struct VectorStore {
     live: Option<String>,
     index: Box<dyn VectorIndex>,
     mark: FaceMark,
-    policy: Policy,
+    rules: Rules,
     rebuild: Option<Rebuild>,
 }
 
@@ -183,17 +205,17 @@ fn remove_others(dir: &Path, keep: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Builds the index `policy` picks for the catalog's faces, in directory
+/// Builds the index `rules` pick for the catalog's faces, in directory
 /// `into` (or in memory): trains on up to [`TRAIN_MAX`] embeddings, then adds all.
 fn build(
     catalog: &Catalog,
     into: Option<&Path>,
-    policy: Policy,
+    rules: Rules,
     ctl: &JobControl,
 ) -> StoreResult<Box<dyn VectorIndex>> {
     let mark = catalog.face_mark()?;
     let count = mark.count as usize;
-    let spec = policy.spec(count).to_spec_string();
+    let spec = rules.spec(count).to_spec_string();
     let mut index = index_factory(&spec, DIM, Metric::InnerProduct, count)?;
     if !index.is_trained() {
         let mut sample = Vec::with_capacity(count.min(TRAIN_MAX) * DIM);
@@ -291,6 +313,19 @@ impl VectorStore {
         persist: bool,
         policy: Policy,
     ) -> StoreResult<(Self, Catchup)> {
+        Self::open_tuned(dir, catalog, ctl, persist, policy, Tuning::default())
+    }
+
+    /// [`VectorStore::open_with`] with what the settings fix.
+    pub fn open_tuned(
+        dir: &Path,
+        catalog: &Catalog,
+        ctl: &JobControl,
+        persist: bool,
+        policy: Policy,
+        tuning: Tuning,
+    ) -> StoreResult<(Self, Catchup)> {
+        let rules = Rules { policy, tuning };
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let opened = match read_current(dir) {
             Ok(Some(name)) => match open_index_dir(&dir.join(&name), persist) {
@@ -307,7 +342,7 @@ impl VectorStore {
             live: None,
             index: index_factory("Flat", DIM, Metric::InnerProduct, 0)?,
             mark: catalog.face_mark()?,
-            policy,
+            rules,
             rebuild: None,
         };
         let catchup = match opened {
@@ -324,11 +359,11 @@ impl VectorStore {
             Err(why) => {
                 if persist {
                     let name = next_name(dir)?;
-                    store.index = build(catalog, Some(&dir.join(&name)), policy, ctl)?;
+                    store.index = build(catalog, Some(&dir.join(&name)), rules, ctl)?;
                     write_current(dir, &name)?;
                     store.live = Some(name);
                 } else {
-                    store.index = build(catalog, None, policy, ctl)?;
+                    store.index = build(catalog, None, rules, ctl)?;
                 }
                 Catchup::Rebuilt(why)
             }
@@ -345,20 +380,20 @@ impl VectorStore {
         let count = self.mark.count as usize;
         if self.live.is_none()
             || self.rebuild.is_some()
-            || !self.policy.outgrown(&self.index.spec(), count)
+            || !self.rules.outgrown(&self.index.spec(), count)
         {
             return Ok(());
         }
         let name = next_name(&self.dir)?;
-        let (into, catalog_path, policy) =
-            (self.dir.join(&name), self.catalog_path.clone(), self.policy);
+        let (into, catalog_path, rules) =
+            (self.dir.join(&name), self.catalog_path.clone(), self.rules);
         let ctl = JobControl::default();
         let job = ctl.clone();
         let thread = std::thread::Builder::new()
             .name("index re-training".into())
             .spawn(move || {
                 let catalog = Catalog::open(&catalog_path)?;
-                build(&catalog, Some(&into), policy, &job)
+                build(&catalog, Some(&into), rules, &job)
             })
             .map_err(io_err(&self.dir))?;
         self.rebuild = Some(Rebuild { thread, ctl, name });
@@ -455,9 +490,8 @@ impl VectorStore {
                 ids: vec![],
             });
         }
-        Ok(self
-            .index
-            .search(query, k, &search_params(self.index.as_ref()))?)
+        let params = search_params(self.index.as_ref(), &self.rules.tuning);
+        Ok(self.index.search(query, k, &params)?)
     }
 
     pub fn index(&self) -> &dyn VectorIndex {
@@ -475,14 +509,22 @@ impl Drop for VectorStore {
 }
 
 /// Search knobs for the library's own index: for IVF, a quarter of the lists
-/// (face embeddings of one person scatter over many cells) and generous re-ranking.
-fn search_params(index: &dyn VectorIndex) -> SearchParams {
-    match Spec::parse(&index.spec(), DIM, index.ntotal()) {
-        Ok(Spec::Ivf { nlist, .. }) => SearchParams {
-            nprobe: (nlist / 4).max(1),
-            k_factor: 32,
-        },
-        _ => SearchParams::default(),
+/// (face embeddings of one person scatter over many cells) and generous
+/// re-ranking, unless the settings fix them (nprobe at most the lists).
+pub fn search_params(index: &dyn VectorIndex, tuning: &Tuning) -> SearchParams {
+    let (auto, nlist) = match Spec::parse(&index.spec(), DIM, index.ntotal()) {
+        Ok(Spec::Ivf { nlist, .. }) => (
+            SearchParams {
+                nprobe: (nlist / 4).max(1),
+                k_factor: 32,
+            },
+            nlist,
+        ),
+        _ => (SearchParams::default(), usize::MAX),
+    };
+    SearchParams {
+        nprobe: tuning.nprobe.unwrap_or(auto.nprobe).clamp(1, nlist),
+        k_factor: tuning.k_factor.unwrap_or(auto.k_factor).max(1),
     }
 }
 
@@ -492,7 +534,10 @@ mod tests {
 
     #[test]
     fn the_policy_switches_kind_as_the_library_grows() {
-        let p = Policy { flat_below: 1000 };
+        let p = Rules {
+            policy: Policy { flat_below: 1000 },
+            ..Rules::default()
+        };
         assert!(!p.outgrown("Flat", 999));
         assert!(p.outgrown("Flat", 1000));
         let ivf = p.spec(1000).to_spec_string();
@@ -502,5 +547,50 @@ mod tests {
             "4× the training size is not enough"
         );
         assert!(p.outgrown(&ivf, 16_000), "16× is");
+    }
+
+    #[test]
+    fn a_fixed_spec_waits_for_enough_faces_then_stays() {
+        let spec = Spec::parse("IVF64,PQ16x4fs,RFlat", DIM, 0).unwrap();
+        let p = Rules {
+            tuning: Tuning {
+                spec: Some(spec),
+                ..Tuning::default()
+            },
+            ..Rules::default()
+        };
+        assert_eq!(
+            p.spec(64 * 38),
+            Spec::Flat,
+            "too few faces to train 64 lists"
+        );
+        assert_eq!(p.spec(64 * 39), spec);
+        assert!(p.outgrown("Flat", 64 * 39));
+        assert!(
+            !p.outgrown("IVF64,PQ16x4fs,RFlat", 1_000_000),
+            "never re-trained"
+        );
+        assert!(
+            p.outgrown("IVF128,PQ16x4fs,RFlat", 10_000),
+            "another spec is"
+        );
+    }
+
+    #[test]
+    fn fixed_search_knobs_replace_the_automatic_ones_within_the_lists() {
+        let index = index_factory("IVF8,Flat", DIM, Metric::InnerProduct, 0).unwrap();
+        let auto = search_params(index.as_ref(), &Tuning::default());
+        assert_eq!((auto.nprobe, auto.k_factor), (2, 32));
+        let fixed = Tuning {
+            nprobe: Some(100),
+            k_factor: Some(8),
+            ..Tuning::default()
+        };
+        let params = search_params(index.as_ref(), &fixed);
+        assert_eq!(
+            (params.nprobe, params.k_factor),
+            (8, 8),
+            "nprobe at most nlist"
+        );
     }
 }

@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use egui::{Key, Modifiers, TextureHandle, Ui};
 
-use crate::jobs::worker::{Command, Event, WorkerHandle};
-use crate::ui::state::{Draft, State, View};
+use crate::jobs::worker::{Command, Event, LookalikesOf, ThumbKey, WorkerHandle};
+use crate::ui::state::{Draft, LookalikesTab, SearchTab, State, View};
 use crate::ui::views;
 use crate::ui::widgets::thumbs::{ThumbCache, texture};
 
@@ -75,12 +75,13 @@ impl FacefindApp {
                     View::Library => views::library::show(ui, self),
                     View::People => views::people::show(ui, self),
                     View::Search => views::search::show(ui, self),
+                    View::Lookalikes => views::lookalikes::show(ui, self),
                     View::Settings => views::settings::show(ui, self),
                 }
             }
         });
         views::viewer::show(&ctx, self);
-        if self.state.busy.is_some() {
+        if self.state.busy.is_some() || self.state.indexing.running {
             // The spinner moves; the worker's events also wake us.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
@@ -90,6 +91,11 @@ impl FacefindApp {
     /// Thumbnail textures in memory.
     pub fn thumbs_loaded(&self) -> usize {
         self.thumbs.loaded()
+    }
+
+    /// The size of a thumbnail's texture, once loaded.
+    pub fn thumb_size(&self, key: ThumbKey) -> Option<[usize; 2]> {
+        self.thumbs.peek(key).map(|t| t.size())
     }
 
     fn on_event(&mut self, ctx: &egui::Context, event: Event) {
@@ -107,6 +113,10 @@ impl FacefindApp {
                 self.thumbs.clear_missing();
             }
             Event::Busy(task) => state.busy = task,
+            Event::Job(step) => {
+                state.indexing.running = step.is_some();
+                state.indexing.step = step;
+            }
             Event::Scanned(scan) => {
                 state.indexing.running = true;
                 state.indexing.scan = Some(scan);
@@ -116,16 +126,22 @@ impl FacefindApp {
                 state.indexing.running = true;
                 state.indexing.progress = Some(progress);
             }
-            Event::Indexed(progress) => {
-                state.indexing.running = false;
-                state.indexing.progress = Some(progress);
-            }
+            Event::Indexed(progress) => state.indexing.progress = Some(progress),
             Event::Query(query) => {
                 self.query_texture = Some(texture(ctx, "query", &query.picture));
                 state.search.face = query.chosen;
                 state.search.query = Some(query);
                 state.search.hits.clear();
                 state.search.selected = None;
+                state.search.tab = SearchTab::Matches;
+                // Lookalikes of the last photo's faces are not this one's.
+                let lookalikes = &mut state.lookalikes;
+                if matches!(lookalikes.of, Some((LookalikesOf::Query(_), _))) {
+                    lookalikes.of = None;
+                }
+                if matches!(lookalikes.asked, Some(LookalikesOf::Query(_))) {
+                    lookalikes.asked = None;
+                }
             }
             Event::Results { face, hits } => {
                 state.search.face = face;
@@ -156,8 +172,16 @@ impl FacefindApp {
                 people.picked_faces.clear();
                 people.person = Some(person);
             }
-            Event::Lookalikes { person, clones } => {
-                state.people.lookalikes = Some((person, clones))
+            Event::Lookalikes { of, clones } => {
+                if state.lookalikes.asked == Some(of) {
+                    state.lookalikes.asked = None;
+                }
+                state.lookalikes.of = Some((of, clones));
+                state.lookalikes.selected = None;
+            }
+            Event::Pairs(pairs) => {
+                state.lookalikes.pairs = Some(pairs);
+                state.lookalikes.selected_pair = None;
             }
             Event::Path { from, to, path } => state.path.found = Some((from, to, path)),
             Event::Thumb(key, picture) => self.thumbs.insert(ctx, key, picture),
@@ -199,7 +223,14 @@ impl FacefindApp {
                 self.close_viewer();
             } else if self.state.view == View::People && self.state.people.person.is_some() {
                 self.state.people.person = None;
-                self.state.people.lookalikes = None;
+            } else if self.state.view == View::Lookalikes
+                && self.state.lookalikes.tab == LookalikesTab::Of
+            {
+                self.state.lookalikes.tab = LookalikesTab::Pairs;
+            } else if self.state.view == View::Search
+                && self.state.search.tab == SearchTab::Lookalikes
+            {
+                self.state.search.tab = SearchTab::Matches;
             } else {
                 self.state.errors.clear();
             }
@@ -217,11 +248,16 @@ impl FacefindApp {
         self.worker.send(command);
     }
 
-    /// A face tile's context menu: open its photo, start or end a path there.
+    /// A face tile's context menu: open its photo, its lookalikes, start or end a path there.
     pub(crate) fn face_menu(&mut self, response: &egui::Response, face_id: i64) {
         response.context_menu(|ui| {
             if ui.button("Open the photo").clicked() {
                 self.open_photo(Command::OpenFace(face_id));
+            }
+            if ui.button("Lookalikes of this face").clicked() {
+                self.state.view = View::Lookalikes;
+                self.state.lookalikes.tab = LookalikesTab::Of;
+                self.ask_lookalikes(LookalikesOf::Face(face_id));
             }
             if ui.button("Path from here").clicked() {
                 self.state.path.from = Some(face_id);
@@ -233,6 +269,24 @@ impl FacefindApp {
                 self.state.path.found = None;
                 self.find_path();
             }
+        });
+    }
+
+    /// Asks for lookalikes unless they are shown or on their way.
+    pub(crate) fn ask_lookalikes(&mut self, of: LookalikesOf) {
+        let shown = self.state.lookalikes.of.as_ref().map(|(o, _)| *o);
+        if shown != Some(of) && self.state.lookalikes.asked != Some(of) {
+            self.state.lookalikes.asked = Some(of);
+            self.worker.send(Command::Lookalikes(of));
+        }
+    }
+
+    /// Every photo of a person, in the People view.
+    pub(crate) fn open_person(&mut self, id: i64) {
+        self.state.view = View::People;
+        self.worker.send(Command::Person {
+            id,
+            min_sim: self.state.prefs.suggest_threshold,
         });
     }
 
@@ -256,7 +310,7 @@ impl FacefindApp {
                 .set_title("Add a folder of photos")
                 .pick_folder()
             {
-                commands.send(Command::AddFolder(dir)).ok();
+                commands.send(Command::AddFolder(dir));
             }
         });
     }
@@ -275,7 +329,7 @@ impl FacefindApp {
                 )
                 .pick_file()
             {
-                commands.send(Command::SearchPhoto(photo)).ok();
+                commands.send(Command::SearchPhoto(photo));
             }
         });
     }
@@ -290,6 +344,7 @@ impl FacefindApp {
                     (View::Library, "Library"),
                     (View::People, "People"),
                     (View::Search, "Search by photo"),
+                    (View::Lookalikes, "Lookalike pairs"),
                     (View::Settings, "Settings"),
                 ] {
                     if ui
@@ -301,7 +356,7 @@ impl FacefindApp {
                 }
             });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if let Some(task) = self.state.busy {
+                if let Some(task) = self.state.busy.or(self.state.indexing.step) {
                     ui.label(task);
                     ui.spinner();
                 } else if let Some(library) = &self.state.library {

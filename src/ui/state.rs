@@ -5,9 +5,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::indexing::Progress;
-use crate::jobs::people::{Clones, FacePath, PersonPhotos, PersonSummary};
+use crate::jobs::people::{Clones, FacePath, LookalikePairHit, PersonPhotos, PersonSummary};
 use crate::jobs::search::Hit;
-use crate::jobs::worker::{LibraryInfo, PhotoView, QueryPhoto, ScanSummary};
+use crate::jobs::worker::{LibraryInfo, LookalikesOf, PhotoView, QueryPhoto, ScanSummary};
 
 /// Preferences saved in `ui.json` in the data dir; missing fields take their defaults.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -39,7 +39,18 @@ pub enum View {
     Library,
     People,
     Search,
+    Lookalikes,
     Settings,
+}
+
+/// The tabs of the search results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchTab {
+    /// The library's faces most similar to the query face.
+    #[default]
+    Matches,
+    /// Other people who look like it.
+    Lookalikes,
 }
 
 /// Where the indexing job stands, as last reported.
@@ -47,6 +58,8 @@ pub enum View {
 pub struct Indexing {
     pub scan: Option<ScanSummary>,
     pub progress: Option<Progress>,
+    /// The step the job is at; None once it ended.
+    pub step: Option<&'static str>,
     /// False once the job reported its end.
     pub running: bool,
 }
@@ -60,6 +73,31 @@ pub struct Search {
     pub hits: Vec<Hit>,
     /// The highlighted result (keyboard).
     pub selected: Option<usize>,
+    pub tab: SearchTab,
+}
+
+/// Lookalikes: of one face, person or query face, and the library's closest pairs.
+#[derive(Default)]
+pub struct Lookalikes {
+    pub of: Option<(LookalikesOf, Clones)>,
+    /// The lookalikes asked for last (the answer may not be in yet).
+    pub asked: Option<LookalikesOf>,
+    pub selected: Option<usize>,
+    /// None until asked for (on first showing the Lookalikes view).
+    pub pairs: Option<Vec<LookalikePairHit>>,
+    pub pairs_asked: bool,
+    pub selected_pair: Option<usize>,
+    pub tab: LookalikesTab,
+}
+
+/// The two galleries of the Lookalikes view.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LookalikesTab {
+    /// The library-wide closest pairs of different people.
+    #[default]
+    Pairs,
+    /// The lookalikes of one face or person.
+    Of,
 }
 
 /// How the people grid is ordered.
@@ -86,7 +124,6 @@ pub struct People {
     pub picked_faces: Vec<i64>,
     pub highlighted_face: Option<usize>,
     pub rename: String,
-    pub lookalikes: Option<(i64, Clones)>,
 }
 
 impl People {
@@ -138,6 +175,7 @@ pub struct State {
     pub indexing: Indexing,
     pub search: Search,
     pub people: People,
+    pub lookalikes: Lookalikes,
     pub path: Path,
     /// The photo viewer, over the current view while open.
     pub viewer: Option<Box<PhotoView>>,
@@ -165,6 +203,19 @@ impl State {
             .as_ref()
             .is_some_and(|l| l.folders.is_empty() && l.counts.photos == 0)
             && !self.indexing.running
+    }
+
+    /// The name of a face's person, "person N", or "no person".
+    pub fn person_label(&self, person: Option<i64>) -> String {
+        match person {
+            Some(id) => self
+                .people
+                .all
+                .iter()
+                .find(|p| p.id == id)
+                .map_or_else(|| format!("person {id}"), label),
+            None => "no person".to_owned(),
+        }
     }
 
     /// The results at or above the match threshold (they are sorted best first).

@@ -25,7 +25,7 @@ fn side(ui: &mut Ui, app: &mut FacefindApp) {
     for folder in &library.folders {
         ui.label(folder.display().to_string());
     }
-    let idle = app.state.busy.is_none();
+    let idle = app.state.busy.is_none() && !app.state.indexing.running;
     let writable = library.writable;
     ui.horizontal(|ui| {
         ui.add_enabled_ui(writable && idle, |ui| {
@@ -54,7 +54,7 @@ fn indexing(ui: &mut Ui, app: &mut FacefindApp) {
     }
     let Some(p) = job.progress else {
         let note = match (job.running, job.scan.is_some()) {
-            (true, _) => app.state.busy.unwrap_or("starting"),
+            (true, _) => job.step.unwrap_or("starting"),
             (false, true) => "nothing new to index",
             (false, false) => "no indexing run yet in this window",
         };
@@ -69,6 +69,9 @@ fn indexing(ui: &mut Ui, app: &mut FacefindApp) {
     };
     ui.label(format!("{:.1} photos/s · {eta}", p.rate()));
     ui.label(format!("{} faces found · {} skipped", p.faces, p.failed));
+    if let Some(step) = job.step {
+        ui.weak(format!("now: {step}; searches answer meanwhile"));
+    }
     if job.running {
         let control = app.worker.job();
         ui.horizontal(|ui| {
@@ -145,7 +148,7 @@ fn faces(ui: &mut Ui, app: &mut FacefindApp) {
         ui,
         "all faces",
         ids.len(),
-        side,
+        egui::vec2(side, side),
         &mut selected,
         keys,
         |ui, i, highlighted| {

@@ -1,5 +1,6 @@
 //! One module per screen; each draws into the central panel.
 pub mod library;
+pub mod lookalikes;
 pub mod people;
 pub mod search;
 pub mod settings;

@@ -5,7 +5,7 @@
 use egui::{Id, Slider, Ui};
 
 use crate::jobs::people::PhotoState;
-use crate::jobs::worker::{Command, Edit, ThumbKey};
+use crate::jobs::worker::{Command, Edit, LookalikesOf, ThumbKey};
 use crate::ui::app::FacefindApp;
 use crate::ui::state::{PeopleOrder, label};
 use crate::ui::widgets::grid::{grid, tile};
@@ -100,7 +100,7 @@ fn everyone(ui: &mut Ui, app: &mut FacefindApp) {
         ui,
         "people",
         shown.len(),
-        side,
+        egui::vec2(side, side),
         &mut highlighted,
         keys,
         |ui, i, lit| {
@@ -124,16 +124,8 @@ fn everyone(ui: &mut Ui, app: &mut FacefindApp) {
             None => picked.push(id),
         }
     } else if let Some(i) = opened {
-        open_person(app, shown[i].0);
+        app.open_person(shown[i].0);
     }
-}
-
-fn open_person(app: &mut FacefindApp, id: i64) {
-    app.state.people.lookalikes = None;
-    app.worker.send(Command::Person {
-        id,
-        min_sim: app.state.prefs.suggest_threshold,
-    });
 }
 
 fn person(ui: &mut Ui, app: &mut FacefindApp) {
@@ -177,7 +169,7 @@ fn person(ui: &mut Ui, app: &mut FacefindApp) {
                 .send(Command::Edit(Edit::Rename { person: id, name }));
         }
         if ui.button("Lookalikes").clicked() {
-            app.worker.send(Command::Lookalikes(id));
+            app.ask_lookalikes(LookalikesOf::Person(id));
         }
     });
     ui.horizontal(|ui| {
@@ -187,7 +179,7 @@ fn person(ui: &mut Ui, app: &mut FacefindApp) {
                 .fixed_decimals(2),
         );
         if slider.drag_stopped() || (slider.changed() && !slider.dragged()) {
-            open_person(app, id);
+            app.open_person(id);
         }
     });
     let picked = app.state.people.picked_faces.clone();
@@ -216,7 +208,7 @@ fn person(ui: &mut Ui, app: &mut FacefindApp) {
             }));
         }
     });
-    if let Some((of, clones)) = &app.state.people.lookalikes
+    if let Some((LookalikesOf::Person(of), clones)) = &app.state.lookalikes.of
         && *of == id
     {
         let clones: Vec<(i64, String)> = clones
@@ -247,12 +239,12 @@ fn person(ui: &mut Ui, app: &mut FacefindApp) {
         ui,
         "person photos",
         photos.len(),
-        side,
+        egui::vec2(side, side),
         &mut highlighted,
         keys,
         |ui, i, lit| {
             let (face, caption, _) = &photos[i];
-            let texture = app.thumbs.get(&app.worker, ThumbKey::Face(*face));
+            let texture = app.thumbs.get(&app.worker, ThumbKey::FaceInPhoto(*face));
             let picked = app.state.people.picked_faces.contains(face);
             let response = tile(ui, texture, side, caption, lit || picked);
             if response.clicked() && ui.input(|i| i.modifiers.command) {

@@ -1,9 +1,12 @@
 //! Search by photo: the query photo with its faces boxed (click one to search
-//! with it), a threshold slider and the gallery of the most similar faces.
+//! with it), a threshold slider and the gallery of the most similar faces; a
+//! second tab shows the other people who look like the chosen face.
 use egui::{Slider, Ui};
 
-use crate::jobs::worker::{Command, ThumbKey};
+use crate::jobs::worker::{Command, LookalikesOf, ThumbKey};
 use crate::ui::app::FacefindApp;
+use crate::ui::state::SearchTab;
+use crate::ui::views::lookalikes::gallery;
 use crate::ui::widgets::grid::{grid, tile};
 use crate::ui::widgets::photo::{FaceBox, boxed_photo, hint};
 
@@ -57,7 +60,37 @@ pub fn show(ui: &mut Ui, app: &mut FacefindApp) {
                 ui.weak("Click a face to search with it.");
             }
         });
-    egui::CentralPanel::default_margins().show(ui, |ui| results(ui, app));
+    egui::CentralPanel::default_margins().show(ui, |ui| {
+        let tab = &mut app.state.search.tab;
+        ui.horizontal(|ui| {
+            ui.selectable_value(tab, SearchTab::Matches, "Matches");
+            ui.selectable_value(tab, SearchTab::Lookalikes, "Lookalikes");
+        });
+        match app.state.search.tab {
+            SearchTab::Matches => results(ui, app),
+            SearchTab::Lookalikes => lookalikes(ui, app),
+        }
+    });
+}
+
+/// Other people who look like the chosen face of the query.
+fn lookalikes(ui: &mut Ui, app: &mut FacefindApp) {
+    let of = LookalikesOf::Query(app.state.search.face);
+    app.ask_lookalikes(of);
+    ui.heading("Lookalikes");
+    match &app.state.lookalikes.of {
+        Some((shown, clones)) if *shown == of => {
+            let hits = clones.results.clone();
+            ui.weak("Other people who look like this face, most similar first");
+            gallery(ui, app, "query lookalikes", &hits);
+        }
+        _ => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Finding lookalikes…");
+            });
+        }
+    }
 }
 
 fn results(ui: &mut Ui, app: &mut FacefindApp) {
@@ -85,22 +118,26 @@ fn results(ui: &mut Ui, app: &mut FacefindApp) {
     }
     let side = app.state.prefs.tile_side;
     let keys = app.state.viewer.is_none();
-    let (worker, thumbs) = (&app.worker, &mut app.thumbs);
+    let mut selected = app.state.search.selected;
     let opened = grid(
         ui,
         "results",
         hits.len(),
-        side,
-        &mut app.state.search.selected,
+        egui::vec2(side, side),
+        &mut selected,
         keys,
-        |ui, i, selected| {
+        |ui, i, lit| {
             let hit = &hits[i];
-            let texture = thumbs.get(worker, ThumbKey::Face(hit.face.face_id));
+            let texture = app
+                .thumbs
+                .get(&app.worker, ThumbKey::Face(hit.face.face_id));
             let caption = format!("{:.2}", hit.similarity);
-            let response = tile(ui, texture, side, &caption, selected);
+            let response = tile(ui, texture, side, &caption, lit);
+            app.face_menu(&response, hit.face.face_id);
             response.on_hover_text(hit.face.path.display().to_string())
         },
     );
+    app.state.search.selected = selected;
     if let Some(i) = opened {
         app.open_photo(Command::OpenPhoto(hits[i].face.path.clone()));
     }

@@ -52,6 +52,11 @@ impl ThumbCache {
                 }
             }
         }
+        self.peek(key)
+    }
+
+    /// The texture for `key` if loaded, asking nothing.
+    pub fn peek(&self, key: ThumbKey) -> Option<&TextureHandle> {
         match self.entries.get(&key) {
             Some(Entry::Ready { texture, .. }) => Some(texture),
             _ => None,
