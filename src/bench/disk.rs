@@ -17,6 +17,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -153,17 +154,23 @@ pub struct SearchReport {
     pub runs: Vec<DiskRun>,
 }
 
-/// Rows `rows` of the base, read through a seeded sample of the map.
-fn sample_rows(set: &Dataset, rows: usize) -> Vec<f32> {
+/// A seeded sample of `rows` base rows, read with `pread` rather than through
+/// the map, so the pages it reads stay out of this process's RSS.
+fn sample_rows(set: &Dataset, rows: usize) -> BenchResult<Vec<f32>> {
     let (n, dim) = (set.meta.n, set.meta.dim);
     let mut picked = Rng::new(0x7261_696e).sample_indices(n, rows);
-    // in file order, so the map is read forwards
+    // in file order, so the file is read forwards
     picked.sort_unstable();
-    let base = set.base.as_slice();
-    picked
-        .iter()
-        .flat_map(|&r| base[r * dim..(r + 1) * dim].iter().copied())
-        .collect()
+    let path = set.dir.join(data::BASE);
+    let file = File::open(&path).map_err(|e| BenchError::io(&path, e))?;
+    let mut row = vec![0u8; dim * 4];
+    let mut out = Vec::with_capacity(rows * dim);
+    for r in picked {
+        file.read_exact_at(&mut row, (r * dim * 4) as u64)
+            .map_err(|e| BenchError::io(&path, e))?;
+        data::extend_f32s(&mut out, &row);
+    }
+    Ok(out)
 }
 
 /// Reads `base.f32` forwards, `chunk` rows at a time, into one reused buffer.
@@ -200,11 +207,7 @@ impl Chunks {
             .read_exact(bytes)
             .map_err(|e| BenchError::io(&self.path, e))?;
         self.rows.clear();
-        self.rows.extend(
-            bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        );
+        data::extend_f32s(&mut self.rows, bytes);
         self.left -= rows;
         Ok(Some(&self.rows))
     }
@@ -229,7 +232,7 @@ pub fn build_into_dir(
     if train_rows == 0 || train_rows >= m.n {
         index.train(set.base.as_slice(), &ctl)?;
     } else {
-        index.train(&sample_rows(set, train_rows), &ctl)?;
+        index.train(&sample_rows(set, train_rows)?, &ctl)?;
     }
     let train_s = t.elapsed().as_secs_f64();
     for w in ctl.warnings() {
