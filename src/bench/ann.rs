@@ -19,14 +19,15 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::data::{Dataset, Identities};
-use super::{BenchError, BenchResult, rss};
+use super::{BenchError, BenchResult, disk, emit, on_pool, rss};
 use crate::index::factory::index_factory;
 use crate::index::{
     JobControl, NO_ID, SearchParams, SearchResults, VectorIndex, load_index, open_index_dir,
 };
+use rss::mib;
 
 /// The k of recall@k and of the timed searches.
-const K: usize = 10;
+pub const K: usize = 10;
 
 #[derive(Debug, clap::Args)]
 pub struct AnnArgs {
@@ -208,6 +209,15 @@ type Built = (
 
 fn build(set: Dataset, spec: &str, dir: &Path, on_disk: bool, twin: bool) -> BenchResult<Built> {
     let m = &set.meta;
+    if on_disk {
+        // added chunk by chunk into the on-disk lists, never all in RAM
+        let path = dir.join("index");
+        let (index, times) = disk::build_into_dir(&set, spec, &path, 0, disk::CHUNK_ROWS)?;
+        let memory = twin.then(|| index.to_memory()).transpose()?;
+        let bytes = index.bytes_on_disk();
+        drop((index, set));
+        return Ok((open_index_dir(&path, true)?, memory, times, bytes));
+    }
     let mut index = index_factory(spec, m.dim, m.metric()?, m.n)?;
     let ctl = JobControl::default();
     let base = set.base.as_slice();
@@ -222,17 +232,6 @@ fn build(set: Dataset, spec: &str, dir: &Path, on_disk: bool, twin: bool) -> Ben
         eprintln!("warning: {w}");
     }
     drop(set);
-    if on_disk {
-        let path = dir.join("index");
-        let memory = twin.then(|| index.to_memory()).transpose()?;
-        let bytes = index.into_dir(&path)?.bytes_on_disk();
-        return Ok((
-            open_index_dir(&path, true)?,
-            memory,
-            [train_s, add_s],
-            bytes,
-        ));
-    }
     let path = dir.join("index.ffx");
     index.save(&path)?;
     let bytes = index.bytes_on_disk();
@@ -241,7 +240,7 @@ fn build(set: Dataset, spec: &str, dir: &Path, on_disk: bool, twin: bool) -> Ben
 }
 
 /// Queries per second of one batch search of all `queries`; also its results.
-fn time_batch(
+pub fn time_batch(
     index: &dyn VectorIndex,
     queries: &[f32],
     params: &SearchParams,
@@ -252,7 +251,7 @@ fn time_batch(
 }
 
 /// Queries per second of the first `single` queries, one call each.
-fn time_single(
+pub fn time_single(
     index: &dyn VectorIndex,
     queries: &[f32],
     single: usize,
@@ -296,7 +295,7 @@ fn paired(
 }
 
 /// Mean milliseconds of one query with the lists dropped from the page cache first.
-fn cold_single_ms(
+pub fn cold_single_ms(
     index: &dyn VectorIndex,
     queries: &[f32],
     dim: usize,
@@ -424,12 +423,6 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
     })
 }
 
-fn mib(b: Option<u64>) -> String {
-    b.map_or("n/a".into(), |b| {
-        format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
-    })
-}
-
 fn print_table(r: &AnnReport) {
     println!(
         "index {} on {} vectors of {} dims, {} threads, k_factor {}, lists {}",
@@ -499,21 +492,7 @@ fn print_table(r: &AnnReport) {
 }
 
 pub fn run(args: &AnnArgs) -> BenchResult<()> {
-    let report = match args.threads {
-        Some(threads) => rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| BenchError::Param(format!("--threads {threads}: {e}")))?
-            .install(|| measure(args))?,
-        None => measure(args)?,
-    };
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&report).expect("the report serialises")
-        );
-    } else {
-        print_table(&report);
-    }
+    let report = on_pool(args.threads, || measure(args))?;
+    emit(&report, args.json, print_table);
     Ok(())
 }

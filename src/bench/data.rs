@@ -94,6 +94,15 @@ pub fn write_i32s(w: &mut impl Write, v: &[i32]) -> std::io::Result<()> {
     v.iter().try_for_each(|x| w.write_all(&x.to_le_bytes()))
 }
 
+/// Appends the little-endian f32s of `bytes` to `out`.
+pub fn extend_f32s(out: &mut Vec<f32>, bytes: &[u8]) {
+    out.extend(
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+    );
+}
+
 /// Checks that `path` holds exactly `rows`×`cols` 4-byte values.
 fn check_size(path: &Path, rows: usize, cols: usize) -> BenchResult<()> {
     let expected = (rows * cols * 4) as u64;

@@ -5,6 +5,7 @@
 pub mod ann;
 pub mod churn;
 pub mod data;
+pub mod disk;
 pub mod kernels;
 pub mod people;
 pub mod rss;
@@ -57,6 +58,33 @@ impl BenchError {
 
 pub type BenchResult<T> = Result<T, BenchError>;
 
+/// Runs `f` on a rayon pool of `threads` threads (None: the global pool).
+pub fn on_pool<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> BenchResult<T> + Send,
+) -> BenchResult<T> {
+    match threads {
+        Some(threads) => rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| BenchError::Param(format!("--threads {threads}: {e}")))?
+            .install(f),
+        None => f(),
+    }
+}
+
+/// Prints `report` as one JSON object, or as the tables `table` prints.
+pub fn emit<T: serde::Serialize>(report: &T, json: bool, table: impl FnOnce(&T)) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(report).expect("the report serialises")
+        );
+    } else {
+        table(report);
+    }
+}
+
 /// `facefind bench ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
@@ -73,6 +101,9 @@ pub enum BenchCommand {
     /// Seeded random adds, removes, merges and compactions on an on-disk
     /// index, printing each acknowledged one (for the kill test).
     Churn(churn::ChurnArgs),
+    /// An on-disk index built in chunks, then searched in a process of its own.
+    #[command(subcommand)]
+    Disk(disk::DiskCommand),
 }
 
 pub fn run(command: BenchCommand) -> BenchResult<()> {
@@ -82,6 +113,7 @@ pub fn run(command: BenchCommand) -> BenchResult<()> {
         BenchCommand::Ann(args) => ann::run(&args),
         BenchCommand::People(args) => people::run(&args),
         BenchCommand::Churn(args) => churn::run(&args),
+        BenchCommand::Disk(command) => disk::run(&command),
         BenchCommand::Kernels(args) => {
             kernels::run(&args).map_err(|e| BenchError::io(Path::new("bench kernels"), e))
         }

@@ -1,6 +1,13 @@
 //! Resident memory of this process: current and peak, from /proc on Linux
 //! (getrusage's peak elsewhere, which cannot be reset).
 
+/// `b` bytes in MiB for a table ("n/a" where the platform does not tell).
+pub fn mib(b: Option<u64>) -> String {
+    b.map_or("n/a".into(), |b| {
+        format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+    })
+}
+
 /// Bytes of one `VmXXX:` line of /proc/self/status.
 #[cfg(target_os = "linux")]
 fn proc_status_bytes(key: &str) -> Option<u64> {

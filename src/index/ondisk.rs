@@ -25,6 +25,16 @@
 //! rewritten into the next generation when dead space outweighs live data.
 //! 4-bit codes share bytes between slots, but `pq4::set_codes` rewrites a
 //! slot's nibble only, so live slots keep their values byte for byte.
+//!
+//! What `open` checks: the manifest's checksum and fields, the data header
+//! (magic, version, checksum, parameters equal to the manifest's), every
+//! extent inside the file, aligned and apart, every tombstone in range. List
+//! bytes are checked against their CRC32 lazily, since a full pass reads the
+//! whole file: a writer checks a list the first time it changes it (append,
+//! tombstone, compaction; a rewrite checks all), so the CRC it writes at
+//! commit never covers bytes damaged on disk, and the change fails with an
+//! error naming the file and the list. Readers do not check (searches go
+//! through the map); `verify` (`facefind doctor`) checks every list.
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::os::unix::io::AsRawFd;
@@ -90,6 +100,10 @@ pub struct OnDiskLists {
     end: u64,
     /// Lists changed since the last commit (their CRC is stale).
     dirty: HashSet<usize>,
+    /// Lists whose bytes were checked against their CRC32 (or written by us)
+    /// since the file was opened: a writer checks a list before it changes
+    /// it, so its new CRC never blesses bytes damaged on disk.
+    checked: Vec<bool>,
 }
 
 fn round8(n: usize) -> usize {
@@ -156,6 +170,7 @@ impl OnDiskLists {
             dead: HashMap::new(),
             end: HEADER_LEN,
             dirty: (0..nlist).collect(),
+            checked: vec![true; nlist],
         })
     }
 
@@ -234,6 +249,7 @@ impl OnDiskLists {
             dead: HashMap::new(),
             end,
             dirty: HashSet::new(),
+            checked: vec![false; nlist],
         };
         lists.check_extents(&manifest_path)?;
         for label in labels {
@@ -404,6 +420,7 @@ impl OnDiskLists {
 
     /// Rewrites list `list` without its tombstones into a fresh extent.
     fn compact_list(&mut self, list: usize) -> IndexResult<()> {
+        self.check_before_change(list)?;
         let live = invlists::live_entries(self, list);
         self.dead.remove(&list);
         self.extents[list] = Extent::default();
@@ -426,6 +443,7 @@ impl OnDiskLists {
 
     /// Copies the live lists into generation + 1 and switches to it.
     fn rewrite(&mut self) -> IndexResult<()> {
+        (0..self.nlist()).try_for_each(|list| self.check_before_change(list))?;
         let mut next = Self::create(
             &self.dir,
             self.generation + 1,
@@ -466,18 +484,30 @@ impl OnDiskLists {
         h.finalize()
     }
 
+    /// Checks list `list` against its CRC32.
+    fn verify_list(&self, list: usize) -> IndexResult<()> {
+        let (stored, actual) = (self.extents[list].crc, self.list_crc(list));
+        if stored != actual {
+            return Err(IndexError::corrupt(
+                &self.data_path,
+                format!(
+                    "list {list}: checksum mismatch (stored {stored:08x}, computed {actual:08x})"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks every list against its CRC32 (reads the whole file).
     pub fn verify(&self) -> IndexResult<()> {
-        for list in 0..self.nlist() {
-            let (stored, actual) = (self.extents[list].crc, self.list_crc(list));
-            if stored != actual {
-                return Err(IndexError::corrupt(
-                    &self.data_path,
-                    format!(
-                        "list {list}: checksum mismatch (stored {stored:08x}, computed {actual:08x})"
-                    ),
-                ));
-            }
+        (0..self.nlist()).try_for_each(|list| self.verify_list(list))
+    }
+
+    /// Checks list `list` once per open, on its first change.
+    fn check_before_change(&mut self, list: usize) -> IndexResult<()> {
+        if !self.checked[list] {
+            self.verify_list(list)?;
+            self.checked[list] = true;
         }
         Ok(())
     }
@@ -679,6 +709,7 @@ impl InvertedLists for OnDiskLists {
             "one vector copy per id"
         );
         self.writable()?;
+        self.check_before_change(list)?;
         let old = self.extents[list].len as usize;
         let new = old + ids.len();
         if new > MAX_LIST_LEN {
@@ -724,6 +755,8 @@ impl InvertedLists for OnDiskLists {
             if hits.is_empty() {
                 continue;
             }
+            // the hits were found through these ids: they must be the stored ones
+            self.check_before_change(list)?;
             removed += hits.len();
             let dead = self.dead.entry(list).or_default();
             dead.extend(hits);

@@ -431,14 +431,20 @@ fn the_committed_fixture_opens_and_answers() {
     assert!(!hits.row_ids(1).contains(&9), "a removed id came back");
 }
 
-/// A copy of the fixture where the test may damage it.
-fn damaged(file: &str, damage: impl FnOnce(&mut Vec<u8>)) -> (tempfile::TempDir, IndexError) {
+/// A copy of the committed fixture in a temporary directory.
+fn fixture_copy() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
     for entry in std::fs::read_dir(&src).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
     }
+    tmp
+}
+
+/// A copy of the fixture where the test may damage it.
+fn damaged(file: &str, damage: impl FnOnce(&mut Vec<u8>)) -> (tempfile::TempDir, IndexError) {
+    let tmp = fixture_copy();
     let path = tmp.path().join(file);
     let mut bytes = std::fs::read(&path).unwrap();
     damage(&mut bytes);
@@ -486,6 +492,119 @@ fn damaged_files_give_typed_errors_naming_file_and_problem() {
     // a flipped byte in the data header
     let (_t, err) = damaged(&data, |b| b[20] ^= 0x01);
     assert!(matches!(err, IndexError::Corrupt { .. }), "{err}");
+}
+
+/// The fixture copied, one byte of its first (live) extent flipped, opened for writing.
+fn writer_over_a_flipped_list() -> (tempfile::TempDir, Box<dyn VectorIndex>) {
+    let tmp = fixture_copy();
+    let path = tmp.path().join(ondisk::data_name(1));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[64] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+    // the directory and header are intact, so opening succeeds
+    let index = open_index_dir(tmp.path(), true).unwrap();
+    (tmp, index)
+}
+
+fn assert_names_the_damaged_list(err: IndexError) {
+    assert!(matches!(err, IndexError::Corrupt { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&ondisk::data_name(1)), "{text}");
+    assert!(
+        text.contains("list ") && text.contains("checksum mismatch"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_writer_checks_a_list_before_changing_it_and_names_the_damage() {
+    // adding into every list reaches the damaged one
+    let (_t, mut index) = writer_over_a_flipped_list();
+    let all: Vec<u64> = (0..64).collect();
+    let fresh: Vec<u64> = all.iter().map(|i| i + 1000).collect();
+    let err = index
+        .add(&churn::vectors_of(&all), &fresh)
+        .expect_err("an add into a damaged list must fail");
+    assert_names_the_damaged_list(err);
+    // so does removing its ids (tombstones are placed by the stored ids)
+    let (_t, mut index) = writer_over_a_flipped_list();
+    let err = index
+        .remove(&fixture_ids())
+        .expect_err("a removal from a damaged list must fail");
+    assert_names_the_damaged_list(err);
+    // and an intact copy takes the same changes
+    let tmp = fixture_copy();
+    let mut index = open_index_dir(tmp.path(), true).unwrap();
+    index.add(&churn::vectors_of(&all), &fresh).unwrap();
+    assert_eq!(index.remove(&fixture_ids()).unwrap(), fixture_ids().len());
+}
+
+#[test]
+fn bench_disk_builds_in_chunks_what_one_build_in_memory_holds_and_searches_it_apart() {
+    use facefind::bench::disk;
+    use facefind::index::factory::index_factory;
+    let dir = tempfile::tempdir().unwrap();
+    super::bench::make_set(dir.path(), 3000, 20, 32, 9);
+    let spec = "IVF16,PQ8x4fs";
+    let build = |name: &str, train_rows: usize| {
+        disk::measure_build(&disk::BuildArgs {
+            data: dir.path().to_owned(),
+            index: spec.into(),
+            dir: dir.path().join(name),
+            train_rows,
+            chunk: 700,
+            threads: None,
+            json: true,
+        })
+    };
+    // trained on every row, added 700 at a time: equal to one build in memory
+    let report = build("all", 0).unwrap();
+    assert_eq!((report.n, report.train_rows), (3000, 3000));
+    assert!(
+        report.bytes <= report.bytes_grown,
+        "compaction grew the index"
+    );
+    let set = facefind::bench::data::Dataset::open(dir.path()).unwrap();
+    let (base, queries) = (set.base.as_slice(), set.queries.as_slice());
+    let mut memory = index_factory(spec, 32, Metric::InnerProduct, 3000).unwrap();
+    memory.train(base, &JobControl::default()).unwrap();
+    memory.add(base, &(0..3000).collect::<Vec<u64>>()).unwrap();
+    let chunked = open_index_dir(&dir.path().join("all"), false).unwrap();
+    for nprobe in [1, 4, 16] {
+        let p = params(nprobe);
+        assert_eq!(
+            chunked.search(queries, 10, &p).unwrap(),
+            memory.search(queries, 10, &p).unwrap(),
+            "nprobe {nprobe}"
+        );
+    }
+    // a seeded sample trains it too, and a separate open measures it
+    let sampled = build("sampled", 1000).unwrap();
+    assert_eq!(sampled.train_rows, 1000);
+    let search = |nprobe: Vec<usize>| {
+        disk::measure_search(&disk::SearchArgs {
+            data: dir.path().to_owned(),
+            dir: dir.path().join("sampled"),
+            nprobe,
+            k_factor: 1,
+            single_queries: 5,
+            cold_queries: 2,
+            threads: None,
+            json: true,
+        })
+    };
+    let report = search(vec![1, 16]).unwrap();
+    assert_eq!((report.ntotal, report.runs.len()), (3000, 2));
+    // every list probed: 4-bit codes of 4 dimensions without re-ranking
+    // limit recall (0.44 with this seed; chance would be 0.003)
+    let all = &report.runs[1];
+    assert!(all.recall_at_10 > 0.35, "recall@10 {}", all.recall_at_10);
+    assert!(all.recall_at_10 >= report.runs[0].recall_at_10);
+    assert!(all.person_recall.is_some() && all.cold_single_ms > 0.0);
+    // a directory that exists is refused rather than overwritten
+    let again = build("all", 0).unwrap_err();
+    assert!(again.to_string().contains("exists already"), "{again}");
+    assert!(search(vec![17]).is_err(), "nprobe over nlist");
 }
 
 #[test]
