@@ -20,9 +20,11 @@ pub const FACE_SIDE: u32 = 128;
 const PREVIEW_SIDE: u32 = 1024;
 /// The face crop reaches this share of the box's size past each side.
 const FACE_MARGIN: f32 = 0.25;
-/// The box drawn around a face on its photo's thumbnail: line width and colour.
-const BOX_LINE: u32 = 2;
+/// The box drawn around a face on its photo's thumbnail: its colour, and its
+/// line width as a share of the long side (at least 2 pixels), so that it
+/// still shows when the thumbnail is drawn small.
 const BOX_RGB: [u8; 3] = [255, 200, 0];
+const BOX_LINE_PER_SIDE: u32 = 80;
 
 /// A downscaled copy of a photo and the factor from photo to preview pixels.
 pub struct Preview {
@@ -183,7 +185,7 @@ fn draw_box(photo: &mut Photo, bbox: [f32; 4]) {
     let [x, y, w, h] = bbox.map(|v| v.round() as i64);
     let (x0, y0) = (x.clamp(0, pw - 1), y.clamp(0, ph - 1));
     let (x1, y1) = ((x + w).clamp(x0, pw - 1), (y + h).clamp(y0, ph - 1));
-    let line = i64::from(BOX_LINE);
+    let line = i64::from((photo.width.max(photo.height) / BOX_LINE_PER_SIDE).max(2));
     for py in y0..=y1 {
         for px in x0..=x1 {
             let edge = px < x0 + line || px > x1 - line || py < y0 + line || py > y1 - line;

@@ -94,6 +94,41 @@ fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
     harness.step();
     assert!(harness.state().state.viewer.is_none());
 
+    // Open it again: a face box's menu leads to that face's lookalikes.
+    harness.key_press(egui::Key::Enter);
+    frames_until(&mut harness, "the viewer again", |app| {
+        app.state.viewer.is_some()
+    });
+    let label = {
+        let state = &harness.state().state;
+        let face = state.viewer.as_ref().unwrap().faces.iter();
+        let face = face.clone().find(|f| f.face_id == first).unwrap();
+        match face.person_id {
+            Some(_) => state.person_label(face.person_id),
+            None => format!("face {first}"),
+        }
+    };
+    // The grid behind has a tile of that name too; the modal's box comes last.
+    harness
+        .get_all_by_label(&label)
+        .last()
+        .unwrap()
+        .click_secondary();
+    harness.run_steps(2);
+    harness.get_by_label("Lookalikes of this face").click();
+    harness.step();
+    assert_eq!(harness.state().state.view, View::Lookalikes);
+    assert!(
+        harness.state().state.viewer.is_none(),
+        "the viewer gives way"
+    );
+    frames_until(&mut harness, "the face's lookalikes", |app| {
+        app.state.lookalikes.of.is_some() && app.state.busy.is_none()
+    });
+    let (of, _) = harness.state().state.lookalikes.of.as_ref().unwrap();
+    assert_eq!(*of, LookalikesOf::Face(first));
+    harness.get_by_label(&format!("Like face {first}"));
+
     // People: the three photos of Obama are one person; Enter opens them.
     harness.get_by_label("People").click();
     harness.step();
@@ -202,7 +237,8 @@ fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
     // The Lookalikes tab: other people than Obama, with their similarity.
     harness.get_by_label("Lookalikes").click();
     frames_until(&mut harness, "the query's lookalikes", |app| {
-        app.state.lookalikes.of.is_some() && app.state.busy.is_none()
+        let of = app.state.lookalikes.of.as_ref().map(|(of, _)| *of);
+        of == Some(LookalikesOf::Query(0)) && app.state.busy.is_none()
     });
     let (of, clones) = harness.state().state.lookalikes.of.as_ref().unwrap();
     assert_eq!(*of, LookalikesOf::Query(0));

@@ -53,7 +53,8 @@ pub fn show(ui: &mut Ui, app: &mut FacefindApp) {
         .show(ui, |ui| {
             ui.label(format!("{name}: {face_count} face(s)"));
             let max = egui::vec2(ui.available_width(), ui.available_height() - 80.0);
-            if let Some(face) = boxed_photo(ui, &texture, scale, &boxes, max) {
+            let responses = boxed_photo(ui, &texture, scale, &boxes, max);
+            if let Some(face) = responses.iter().position(|r| r.clicked()) {
                 app.worker.send(Command::SearchFace(face));
             }
             if face_count > 1 {

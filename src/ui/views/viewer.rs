@@ -38,8 +38,10 @@ pub fn show(ctx: &Context, app: &mut FacefindApp) {
             chosen: false,
         })
         .collect();
+    let face_ids: Vec<i64> = photo.faces.iter().map(|f| f.face_id).collect();
     let path = photo.path.clone();
     let scale = photo.scale;
+    let view = app.state.view;
     let screen = ctx.content_rect().size();
     let mut close = false;
     let mut failure = None;
@@ -49,7 +51,13 @@ pub fn show(ctx: &Context, app: &mut FacefindApp) {
             ui.weak(format!("{} face(s)", boxes.len()));
         });
         let max = egui::vec2(screen.x * 0.85, screen.y * 0.75);
-        boxed_photo(ui, &texture, scale, &boxes, max);
+        // Each box has the face menu: lookalikes, paths.
+        for (response, &face) in boxed_photo(ui, &texture, scale, &boxes, max)
+            .iter()
+            .zip(&face_ids)
+        {
+            app.face_menu(response, face);
+        }
         ui.horizontal(|ui| {
             if ui.button("Open in the system viewer").clicked() {
                 failure = open_with_system(&path).err();
@@ -66,7 +74,8 @@ pub fn show(ctx: &Context, app: &mut FacefindApp) {
     if let Some(message) = failure {
         app.state.errors.push(("opening with the system", message));
     }
-    if close || response.should_close() {
+    // A menu choice that moved to another view leaves the photo.
+    if close || response.should_close() || app.state.view != view {
         app.close_viewer();
     }
 }

@@ -1,8 +1,8 @@
 //! A photo scaled to fit, with its face boxes drawn over it; each box is a
 //! button (accessible by its label).
 use egui::{
-    Align2, Color32, FontId, Rect, Role, Sense, Stroke, StrokeKind, TextureHandle, Ui, Vec2,
-    WidgetInfo, pos2, vec2,
+    Align2, Color32, FontId, Rect, Response, Role, Sense, Stroke, StrokeKind, TextureHandle, Ui,
+    Vec2, WidgetInfo, pos2, vec2,
 };
 
 /// One face box over the photo.
@@ -14,21 +14,21 @@ pub struct FaceBox {
 }
 
 /// Draws `texture` (photo pixels × `scale` = texture pixels) within `max`, with `faces`.
-/// Returns the box clicked.
+/// Returns each box's response (clicks, context menus), in the order of `faces`.
 pub fn boxed_photo(
     ui: &mut Ui,
     texture: &TextureHandle,
     scale: f32,
     faces: &[FaceBox],
     max: Vec2,
-) -> Option<usize> {
+) -> Vec<Response> {
     let size = texture.size_vec2();
     let fit = (max.x / size.x).min(max.y / size.y).min(2.0);
     let (rect, _) = ui.allocate_exact_size(size * fit, Sense::hover());
     let uv = Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0));
     ui.painter().image(texture.id(), rect, uv, Color32::WHITE);
     let to_screen = scale * fit;
-    let mut clicked = None;
+    let mut responses = Vec::with_capacity(faces.len());
     for (i, face) in faces.iter().enumerate() {
         let [x, y, w, h] = face.bbox.map(|v| v * to_screen);
         let bbox = Rect::from_min_size(rect.min + vec2(x, y), vec2(w, h)).intersect(rect);
@@ -56,11 +56,9 @@ pub fn boxed_photo(
             Color32::from_black_alpha(160),
         );
         painter.galley(at + vec2(2.0, 0.0), text, color);
-        if response.clicked() {
-            clicked = Some(i);
-        }
+        responses.push(response);
     }
-    clicked
+    responses
 }
 
 /// Text drawn centred in an empty area (e.g. "drop a photo here").
