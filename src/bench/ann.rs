@@ -68,6 +68,11 @@ pub struct AnnArgs {
     /// vectors are added under new ids, then removed); 0 skips it.
     #[arg(long, default_value_t = 100)]
     pub churn_batch: usize,
+    /// Saves the built index here (with its build times in `PATH.build.json`)
+    /// and, where both already exist, loads them instead of building: a sweep
+    /// of search settings need not pay the build again. Lists in memory only.
+    #[arg(long)]
+    pub keep_index: Option<PathBuf>,
 }
 
 /// One point of the nprobe sweep.
@@ -207,7 +212,59 @@ type Built = (
     u64,
 );
 
-fn build(set: Dataset, spec: &str, dir: &Path, on_disk: bool, twin: bool) -> BenchResult<Built> {
+/// The build times saved beside a kept index (`--keep-index`).
+#[derive(Serialize, serde::Deserialize)]
+struct BuildTimes {
+    spec: String,
+    n: usize,
+    train_s: f64,
+    add_s: f64,
+}
+
+fn times_path(index: &Path) -> PathBuf {
+    let mut name = index.as_os_str().to_owned();
+    name.push(".build.json");
+    PathBuf::from(name)
+}
+
+/// Loads an index kept by an earlier run, checking that it is the one asked for.
+fn load_kept(path: &Path, spec: &str, set: &Dataset) -> BenchResult<Built> {
+    let times = times_path(path);
+    let text = std::fs::read_to_string(&times).map_err(|e| BenchError::io(&times, e))?;
+    let t: BuildTimes = serde_json::from_str(&text)
+        .map_err(|e| BenchError::Format(format!("{}: {e}", times.display())))?;
+    let index = load_index(path)?;
+    let want = index_factory(spec, set.meta.dim, set.meta.metric()?, set.meta.n)?.spec();
+    if t.spec != want || index.spec() != want || index.ntotal() != set.meta.n {
+        return Err(BenchError::Param(format!(
+            "--keep-index {}: holds {} with {} vectors, not {want} with {}; remove it to rebuild",
+            path.display(),
+            index.spec(),
+            index.ntotal(),
+            set.meta.n
+        )));
+    }
+    let bytes = index.bytes_on_disk();
+    Ok((index, None, [t.train_s, t.add_s], bytes))
+}
+
+fn build(
+    set: Dataset,
+    spec: &str,
+    dir: &Path,
+    (on_disk, twin): (bool, bool),
+    keep: Option<&Path>,
+) -> BenchResult<Built> {
+    if let Some(path) = keep {
+        if on_disk {
+            return Err(BenchError::Param(
+                "--keep-index keeps lists in memory; drop --on-disk".into(),
+            ));
+        }
+        if path.exists() && times_path(path).exists() {
+            return load_kept(path, spec, &set);
+        }
+    }
     let m = &set.meta;
     if on_disk {
         // added chunk by chunk into the on-disk lists, never all in RAM
@@ -232,8 +289,19 @@ fn build(set: Dataset, spec: &str, dir: &Path, on_disk: bool, twin: bool) -> Ben
         eprintln!("warning: {w}");
     }
     drop(set);
-    let path = dir.join("index.ffx");
+    let path = keep.map_or_else(|| dir.join("index.ffx"), Path::to_path_buf);
     index.save(&path)?;
+    if keep.is_some() {
+        let times = BuildTimes {
+            spec: index.spec(),
+            n: index.ntotal(),
+            train_s,
+            add_s,
+        };
+        let json = serde_json::to_string(&times).expect("build times serialise");
+        let tp = times_path(&path);
+        std::fs::write(&tp, json).map_err(|e| BenchError::io(&tp, e))?;
+    }
     let bytes = index.bytes_on_disk();
     drop(index);
     Ok((load_index(&path)?, None, [train_s, add_s], bytes))
@@ -354,8 +422,13 @@ pub fn measure(args: &AnnArgs) -> BenchResult<AnnReport> {
     let queries = set.queries.as_slice().to_vec();
     let scratch = ScratchDir::new()?;
     let twin = args.on_disk && args.paired_rounds > 0;
-    let (mut index, memory, [train_s, add_s], index_bytes) =
-        build(set, &args.index, &scratch.0, args.on_disk, twin)?;
+    let (mut index, memory, [train_s, add_s], index_bytes) = build(
+        set,
+        &args.index,
+        &scratch.0,
+        (args.on_disk, twin),
+        args.keep_index.as_deref(),
+    )?;
     let build_peak_rss_bytes = rss::peak_rss();
     let reset = rss::reset_peak();
     let has_lists = index.spec().contains("IVF");

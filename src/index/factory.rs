@@ -103,12 +103,14 @@ impl Spec {
     /// 4·√N (so within 4·√N … 8·√N, inside FAISS's 4·√N … 16·√N advice; at
     /// 1M that is 4096, FAISS's best here), and exact re-ranking, which buys
     /// recall for the price of the raw vectors the catalog keeps anyway.
-    /// `m` is the largest even divisor of the dimension up to max(64, dim/4)
-    /// (and dim/2: sub-vectors of 2+ values). Measured on face-like 1M sets
-    /// (2 threads, k_factor 32): at 128-d PQ64x4fs (32 B) reaches recall@10
-    /// 0.96 at nprobe 512; at 512-d PQ64x4fs stalls at 0.83 (codes too coarse
-    /// for re-ranking to recover), PQ128x4fs (64 B) gives 0.90, and 0.95 with
-    /// k_factor 128 at nprobe 1024.
+    /// `m` is the largest even divisor of the dimension up to dim/2 (codes of
+    /// two values each), capped at 256, the most a fast-scan sum holds in
+    /// 16 bits. Measured on face-like 1M sets (2 threads, `benches/RESULTS.md`
+    /// §4): at 128-d PQ64x4fs (32 B) reaches recall@10 0.96 at nprobe 512
+    /// (k_factor 32); at 512-d four values per code are too coarse for
+    /// re-ranking to recover: PQ64x4fs stalls at 0.83, PQ128x4fs at 0.93 even
+    /// at nprobe 1024 and k_factor 64, while PQ256x4fs (128 B, still 6 % of
+    /// the 2 KB re-ranking copy) gives 0.968 at nprobe 512, k_factor 64.
     pub fn auto(dim: usize, n_hint: usize) -> Spec {
         if n_hint < AUTO_FLAT_BELOW {
             return Spec::Flat;
@@ -120,7 +122,7 @@ impl Spec {
     /// index policy may switch at another size than `AUTO_FLAT_BELOW`).
     pub fn auto_ivf(dim: usize, n_hint: usize) -> Spec {
         let nlist = ((4.0 * (n_hint as f64).sqrt()).ceil() as usize).next_power_of_two();
-        let m = (1..=(dim / 4).max(64).min(dim / 2))
+        let m = (1..=(dim / 2).min(256))
             .rev()
             .find(|m| m % 2 == 0 && dim.is_multiple_of(*m))
             .unwrap_or(2);
@@ -270,7 +272,11 @@ mod tests {
         let Spec::Ivf { codec, .. } = Spec::auto(512, 1_000_000) else {
             panic!("IVF expected")
         };
-        assert_eq!(codec, ListCodec::Pq4fs { m: 128 });
+        assert_eq!(codec, ListCodec::Pq4fs { m: 256 });
+        let Spec::Ivf { codec, .. } = Spec::auto(1024, 1_000_000) else {
+            panic!("IVF expected")
+        };
+        assert_eq!(codec, ListCodec::Pq4fs { m: 256 });
         assert!(matches!(
             Spec::auto(64, 1_000_000),
             Spec::Ivf {

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -41,6 +42,7 @@ const SEED_LISTS: usize = 4;
 const COARSE_CHUNK: usize = 1024;
 
 /// Per-query look-up tables (PQ codecs only).
+#[derive(Clone)]
 struct QueryTables {
     lut: Vec<f32>,
     quantized: Option<crate::compute::QuantizedLut>,
@@ -256,17 +258,35 @@ impl IvfIndex {
             .sum::<usize>()
     }
 
-    /// Scans the given lists for one query into a heap of `kk` candidates.
-    fn scan_lists(&self, q: &[f32], probes: &[(f32, u32)], kk: usize) -> TopKHeap {
-        let mut heap = TopKHeap::new(kk);
-        let mut tables = self.query_tables(q);
-        for (i, &(coarse, list)) in probes.iter().enumerate() {
-            if let Some(&(_, next)) = probes.get(i + 1) {
-                self.backend.prefetch(self.lists.codes(next as usize));
-            }
-            self.scan_list(q, &mut tables, coarse, list, &mut heap);
-        }
-        heap
+    /// One query on every thread: each takes the next nearest list from a
+    /// shared cursor into its own heap. Work moves to whichever thread runs,
+    /// so a thread the scheduler holds back (the machine is shared) delays
+    /// the query by one list, not by a fixed share of them.
+    fn search_one(&self, q: &[f32], probes: &[(f32, u32)], k: usize, kk: usize) -> Vec<(f32, u64)> {
+        let size = self.heap_size(kk, probes);
+        let parts = rayon::current_num_threads().min(probes.len()).max(1);
+        let tables = self.query_tables(q);
+        let cursor = AtomicUsize::new(0);
+        let heap = (0..parts)
+            .into_par_iter()
+            .map(|_| {
+                let (mut heap, mut tables) = (TopKHeap::new(size), tables.clone());
+                loop {
+                    let i = cursor.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(coarse, list)) = probes.get(i) else {
+                        return heap;
+                    };
+                    self.scan_list(q, &mut tables, coarse, list, &mut heap);
+                }
+            })
+            .reduce(
+                || TopKHeap::new(size),
+                |mut a, b| {
+                    a.merge(&b);
+                    a
+                },
+            );
+        self.finish(q, heap, k, kk)
     }
 
     /// A batch, list by list: the (query, list) pairs of a chunk of queries
@@ -654,29 +674,9 @@ impl VectorIndex for IvfIndex {
                 })
                 .collect()
         } else {
-            // too few queries to keep every thread busy: deal each one's lists
-            // out in turn, so every thread starts with near lists (tight thresholds)
+            // too few queries to keep every thread busy: each is split over them
             (0..nq)
-                .map(|i| {
-                    let q = &queries[i * d..(i + 1) * d];
-                    let parts = threads.min(probes[i].len()).max(1);
-                    let size = self.heap_size(kk, &probes[i]);
-                    let heap = (0..parts)
-                        .into_par_iter()
-                        .map(|t| {
-                            let mine: Vec<(f32, u32)> =
-                                probes[i].iter().skip(t).step_by(parts).copied().collect();
-                            self.scan_lists(q, &mine, size)
-                        })
-                        .reduce(
-                            || TopKHeap::new(size),
-                            |mut a, b| {
-                                a.merge(&b);
-                                a
-                            },
-                        );
-                    self.finish(q, heap, k, kk)
-                })
+                .map(|i| self.search_one(&queries[i * d..(i + 1) * d], &probes[i], k, kk))
                 .collect()
         };
         let missing = self.metric.to_score(f32::INFINITY);

@@ -197,7 +197,36 @@ pub(crate) fn ann_args(dir: &Path, index: &str) -> AnnArgs {
         cold_queries: 3,
         churn_batch: 0,
         paired_rounds: 0,
+        keep_index: None,
     }
+}
+
+#[test]
+fn bench_ann_keeps_the_built_index_and_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    make_set(dir.path(), 2000, 20, 16, 4);
+    let kept = dir.path().join("kept.ffx");
+    let args = AnnArgs {
+        keep_index: Some(kept.clone()),
+        ..ann_args(dir.path(), "IVF8,PQ4x4fs,RFlat")
+    };
+    let first = ann::measure(&args).unwrap();
+    assert!(kept.exists());
+    let again = ann::measure(&args).unwrap();
+    assert_eq!((again.train_s, again.add_s), (first.train_s, first.add_s));
+    assert_eq!(again.index_bytes, first.index_bytes);
+    for (a, b) in first.runs.iter().zip(&again.runs) {
+        assert_eq!(a.recall_at_10, b.recall_at_10);
+    }
+    let other = AnnArgs {
+        index: "IVF8,PQ8x4fs,RFlat".into(),
+        ..args
+    };
+    let e = err_text(ann::measure(&other).err().unwrap());
+    assert!(
+        e.contains("--keep-index") && e.contains("IVF8,PQ4x4fs,RFlat"),
+        "{e}"
+    );
 }
 
 #[test]
