@@ -79,7 +79,10 @@ fn list(ids: &[u64]) -> String {
 pub fn run(args: &ChurnArgs) -> BenchResult<()> {
     let mut index = open_or_create(&args.dir)?;
     let mut live = live_ids(&index);
-    let mut next = live.iter().max().map_or(1, |m| m + 1);
+    // Each seed draws new ids from its own range (above every live id), so a run with a
+    // fresh seed never reuses an id an earlier run removed: the kill test reads a
+    // returned id as a lost removal.
+    let mut next = ((args.seed + 1) << 32).max(live.iter().max().map_or(1, |m| m + 1));
     let mut rng = Rng::new(args.seed);
     let mut fresh = |n: usize| {
         let ids: Vec<u64> = (next..next + n as u64).collect();
