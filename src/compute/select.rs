@@ -146,12 +146,12 @@ pub fn open(choice: BackendChoice) -> Selection {
     route(choice, gpu)
 }
 
-/// `auto`'s device and rule: a hardware adapter that passes its calibration, else `Err(why)`.
-fn open_auto() -> Result<(GpuBackend, Rule), String> {
-    let gpu = GpuBackend::open(&GpuOptions::default()).map_err(|e| e.to_string())?;
-    let cross = Crossover::measure(&gpu)
-        .map_err(|why| format!("GPU {} not used: {why}", gpu.summary().name))?;
-    Ok((gpu, Rule::Measured(cross)))
+/// `auto`'s device and rule: a hardware adapter that passes its calibration. Quiet when
+/// there is none (`doctor` says why).
+fn open_auto() -> Option<(GpuBackend, Rule)> {
+    let gpu = GpuBackend::open(&GpuOptions::default()).ok()?;
+    let cross = Crossover::measure(&gpu).ok()?;
+    Some((gpu, Rule::Measured(cross)))
 }
 
 /// The selection for a device someone else opened (the GUI's eframe renderer), so that
@@ -489,7 +489,7 @@ impl GpuRouted {
         if small && self.device.get().is_none() {
             return false;
         }
-        let device = self.device.get_or_init(|| open_auto().ok());
+        let device = self.device.get_or_init(open_auto);
         let Some((_, rule)) = device else {
             return false;
         };

@@ -33,7 +33,7 @@ pub mod pq;
 pub mod refine;
 
 pub use crate::compute::Metric;
-use crate::error::IndexResult;
+use crate::error::{IndexError, IndexResult};
 
 /// Knobs of one search call.
 #[derive(Clone, Debug)]
@@ -189,6 +189,14 @@ pub fn live_ids(index: &dyn VectorIndex) -> Vec<u64> {
     invlists::live_ids(index.lists())
 }
 
+/// The error for an index file whose type code names no index kind.
+fn unknown_kind(r: &format::Reader, code: &[u8]) -> IndexError {
+    r.corrupt(format!(
+        "unknown index type {:?}",
+        String::from_utf8_lossy(code)
+    ))
+}
+
 /// Opens an index directory written by `VectorIndex::into_dir`; a read-only
 /// one maps its lists read-only and refuses changes.
 pub fn open_index_dir(dir: &Path, writable: bool) -> IndexResult<Box<dyn VectorIndex>> {
@@ -198,12 +206,7 @@ pub fn open_index_dir(dir: &Path, writable: bool) -> IndexResult<Box<dyn VectorI
     let index: Box<dyn VectorIndex> = match &r.fourcc()? {
         flat::FOURCC => Box::new(flat::FlatIndex::read(&mut r)?.with_lists(lists, &path)?),
         ivf::FOURCC => Box::new(ivf::IvfIndex::read(&mut r)?.with_lists(lists, &path)?),
-        other => {
-            return Err(r.corrupt(format!(
-                "unknown index type {:?}",
-                String::from_utf8_lossy(other)
-            )));
-        }
+        other => return Err(unknown_kind(&r, other)),
     };
     r.done()?;
     Ok(index)
@@ -217,12 +220,7 @@ pub fn load_index(path: &Path) -> IndexResult<Box<dyn VectorIndex>> {
     let index: Box<dyn VectorIndex> = match &code {
         flat::FOURCC => Box::new(flat::FlatIndex::read(&mut r)?),
         ivf::FOURCC => Box::new(ivf::IvfIndex::read(&mut r)?),
-        other => {
-            return Err(r.corrupt(format!(
-                "unknown index type {:?}",
-                String::from_utf8_lossy(other)
-            )));
-        }
+        other => return Err(unknown_kind(&r, other)),
     };
     r.done()?;
     Ok(index)

@@ -24,6 +24,11 @@ fn window(data: &Path) -> Harness<'static, FacefindApp> {
         .build_ui_state(|ui, app| app.frame(ui), FacefindApp::new(data.to_owned()))
 }
 
+/// The last part of a photo's path, as the tiles show it.
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
 /// Runs frames until `done` holds; the worker answers in its own time, so
 /// this waits (a generous bound only turns a hang into a failure).
 fn frames_until(
@@ -217,14 +222,7 @@ fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
         .state
         .visible_hits()
         .iter()
-        .map(|h| {
-            h.face
-                .path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|h| file_name(&h.face.path))
         .collect();
     assert_eq!(shown[0], "obama.jpg", "{shown:?}");
     assert!(shown.contains(&"obama2.jpg".to_string()), "{shown:?}");
@@ -245,14 +243,7 @@ fn welcome_samples_index_then_a_face_opens_and_a_drop_searches() {
     let found: Vec<String> = clones
         .results
         .iter()
-        .map(|h| {
-            h.face
-                .path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|h| file_name(&h.face.path))
         .collect();
     assert!(found.contains(&"biden.jpg".to_string()), "{found:?}");
     assert!(found.iter().all(|n| n != "obama.jpg"), "{found:?}");
